@@ -8,14 +8,14 @@ and writes its base address into the kernel's control registers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 from tataa.isa.spec import NUM_DRAM_REGS, Instruction, Opcode
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     """Element types of tensors in HBM."""
 
     INT8 = "int8"
@@ -33,7 +33,7 @@ class DType(str, Enum):
         return np.dtype({"int8": np.int8, "int32": np.int32, "bf16": np.uint16}[self.value])
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a tensor is to the host."""
 
     INPUT = "input"  # written by the host before the run

@@ -20,10 +20,10 @@ The token FIFOs are LOAD->COMPUTE, COMPUTE->LOAD, COMPUTE->STORE and STORE->COMP
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Mapping
 
 INSN_BITS = 128
 INSN_BYTES = INSN_BITS // 8
