@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from tataa.errors import TataaError
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "hw" / "config"
 
 # Buffer word element widths in bits: a word of every on-chip buffer holds `array_size` elements.
@@ -24,7 +26,7 @@ MAX_BUFFER_DEPTH = 1 << 16
 MAX_ARRAY_SIZE = 256
 
 
-class ConfigError(ValueError):
+class ConfigError(TataaError, ValueError):
     """A hardware configuration file is missing, malformed or inconsistent."""
 
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian machine: system packages, .venv with every Python dependency,
+# then the demo. Idempotent: re-running skips what is already in place.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+SYSTEM_PACKAGES=(verilator iverilog yosys g++ make)
+missing=()
+for p in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "[setup] installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+STAMP=.venv/.tataa-installed
+HASH="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
+  echo "[setup] creating .venv and installing Python packages"
+  python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  # torch is pinned and installed first: an unpinned resolution would pull CUDA wheels.
+  .venv/bin/pip install -q torch==2.13.0
+  .venv/bin/pip install -q -e ".[test]"
+  echo "$HASH" > "$STAMP"
+fi
+
+if [ "${TATAA_SKIP_DEMO:-0}" != "1" ]; then
+  echo "[setup] running the demo"
+  .venv/bin/python examples/demo.py
+fi

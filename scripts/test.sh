@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (installing first when needed). .ci/run calls exactly this.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TATAA_SKIP_DEMO=1 bash scripts/setup.sh
+.venv/bin/ruff check tataa tests benchmarks scripts examples
+.venv/bin/tataa isa --check
+exec .venv/bin/python -m pytest -n 2 -q "$@"
