@@ -1,1 +1,1 @@
-"""codegen."""
+"""Code generation: ProgramBuilder, GEMM tiling and scheduling, SIMD recipes and nonlinear kernels."""
