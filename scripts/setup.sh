@@ -18,15 +18,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# pip, minus the warnings some mirrors' configurations print for every package.
+quiet_pip() { .venv/bin/pip "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }; }
+
 STAMP=.venv/.tataa-installed
 HASH="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "[setup] creating .venv and installing Python packages"
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
   # torch is pinned and installed first: an unpinned resolution would pull CUDA wheels.
-  .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e ".[test]"
+  quiet_pip install -q torch==2.13.0
+  quiet_pip install -q -e ".[test]"
   echo "$HASH" > "$STAMP"
 fi
 
