@@ -1,5 +1,5 @@
 """The contract with the simulator: every SIMD function named in the ISA spec exists with the right arity,
-dtypes and shapes, leaves its (read-only) operands alone, and is vectorised (no per-element Python); speed lives in benchmarks."""
+dtypes and shapes, leaves its (read-only) operands alone, and is vectorised. Speed lives in benchmarks."""
 
 from __future__ import annotations
 
