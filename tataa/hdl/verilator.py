@@ -112,7 +112,8 @@ def write_hex(path: Path, words: Iterable[int] | np.ndarray, width: int) -> None
     """Write unsigned integers (two's complement for negatives) as `$readmemh` lines of `width` bits."""
     digits = -(-width // 4)
     mask = (1 << width) - 1
-    path.write_text("".join(f"{int(w) & mask:0{digits}x}\n" for w in np.asarray(words).ravel().tolist()))
+    values = np.asarray(words).ravel().tolist() if isinstance(words, np.ndarray) else list(words)
+    path.write_text("".join(f"{int(w) & mask:0{digits}x}\n" for w in values))
 
 
 def read_hex(path: Path, width: int, signed: bool = False) -> list[int]:
