@@ -46,7 +46,10 @@ def duration(insn: Instruction, cfg: HwConfig) -> int:
         per_row = max(_ceil_div(row_bytes, cfg.dma_bytes_per_cycle), _ceil_div(f["cols"], n))
         return cfg.dma_latency + f["rows"] * per_row
     if op is Opcode.GEMM:
-        return n + f["ktiles"] * f["ntiles"] * max(f["rows"], n) + 2 * n
+        cycles = n + f["ktiles"] * f["ntiles"] * max(f["rows"], n) + 2 * n
+        if f["ktiles"] == 0 and f["clear"]:
+            cycles += f["ntiles"] * f["rows"]  # clearing without a product writes one ACC word per cycle
+        return cycles
     if op is Opcode.REQUANT:
         return cfg.simd_pipeline_depth + f["tiles"] * f["rows"]
     if op is Opcode.VOP:
