@@ -23,7 +23,7 @@ class RunResult:
 
     outputs: dict[str, np.ndarray]
     cycles: int
-    stats: SimStats
+    stats: SimStats | None  # None for backends without these counters
     trace: tuple[TraceEvent, ...] = ()
 
 
@@ -77,7 +77,13 @@ def _run_sim(program: Program, images: dict[int, np.ndarray], trace: bool) -> Si
 
 
 register_backend("sim", "bit-accurate, cycle-counting Python simulator (tataa.sim)", _run_sim)
-register_backend("rtl", "RTL simulation of the overlay", None, "the RTL simulation backend is not implemented yet")
+def _run_rtl(program: Program, images: dict[int, np.ndarray], trace: bool) -> SimResult:
+    from tataa.runtime.rtl import run_rtl  # imported lazily: it pulls in the Verilator tooling
+
+    return run_rtl(program, images, trace)
+
+
+register_backend("rtl", "Verilator simulation of the overlay RTL in hw/ (hw/tb/tb_core.sv)", _run_rtl)
 register_backend("xrt", "Alveo U280 through XRT", None, "the XRT (FPGA) backend is not implemented yet")
 
 

@@ -54,7 +54,7 @@ class SimResult:
 
     images: dict[int, np.ndarray]
     cycles: int
-    stats: SimStats
+    stats: SimStats | None  # None for backends without these counters (the RTL reports cycles only)
     trace: tuple[TraceEvent, ...] = ()
 
 
