@@ -15,12 +15,13 @@ import pytest
 from tataa import config, numerics, progfile
 from tataa.codegen.builder import CodegenError, ProgramBuilder
 from tataa.codegen.gemm import emit_gemm, gemm_program, pack_bias, pack_scales, pack_weights, plan_gemm
-from tataa.codegen.gemm_plan import dma_cycles, gemm_cycles, requant_cycles
+from tataa.codegen.gemm_plan import gemm_cycles, requant_cycles
 from tataa.isa.spec import Buffer, Opcode, Unit
 from tataa.program import DType, Program, Role
 from tataa.runtime.backends import run
 from tataa.sim import timing
 from tataa.sim.simulator import Simulator
+from tataa.sim.timing import duration, fetch_prologue
 
 CFG = {name: config.load(name) for name in ("tiny", "u280")}
 OUT_DTYPES = ("int8", "bf16", "int32")
@@ -329,11 +330,11 @@ def test_estimated_cycles_match_simulator() -> None:
         elif insn.opcode is Opcode.REQUANT:
             want = requant_cycles(cfg, f["tiles"], f["rows"])
         elif insn.opcode in (Opcode.LOAD, Opcode.STORE):
-            want = dma_cycles(cfg, f["rows"], f["cols"], {0: 1, 1: 1, 2: 4, 3: 2}[f["buf"]])
+            want = duration(insn, cfg)
         else:
             continue
         assert sim.schedule.end[i] - sim.schedule.start[i] == want
-    assert int(dict(prog.metadata)["est_cycles"]) + 1 == sim.cycles
+    assert fetch_prologue(cfg) + int(dict(prog.metadata)["est_cycles"]) + 1 == sim.cycles
 
 
 def test_weight_layout_single_k_block() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 import pytest
@@ -218,7 +217,8 @@ def test_program_errors_name_the_instruction() -> None:
         decode_program(data[:-1])
 
 
-def test_decoding_100k_instructions_is_fast() -> None:
+def test_decoding_100k_instructions() -> None:
+    """Bulk decode is exact on a large random stream (its speed is measured in benchmarks/isa_bench.py)."""
     rng = random.Random(1)
     words = []
     for _ in range(100_000):
@@ -226,8 +226,6 @@ def test_decoding_100k_instructions_is_fast() -> None:
         values = {f.name: (rng.choice(list(f.enum)) if f.enum else rng.randrange(f.max + 1)) for f in d.fmt.fields}
         words.append(encode(make(d.opcode, **values)))
     data = b"".join(w.to_bytes(INSN_BYTES, "little") for w in words)
-    start = time.perf_counter()
     out = decode_program(data)
-    elapsed = time.perf_counter() - start
-    assert len(out) == 100_000 and encode(out[-1]) == words[-1]
-    assert elapsed < 1.5, f"decoding 100k instructions took {elapsed:.2f} s"
+    assert len(out) == 100_000
+    assert [encode(i) for i in out] == words

@@ -14,6 +14,7 @@ from sim_reference import reference_run
 from tataa.errors import DeadlockError
 from tataa.isa.spec import Buffer, Mode, Opcode, OutType, Unit, VFunct, make
 from tataa.sim import Simulator, duration
+from tataa.sim.timing import DMA_LOAD_OVERHEAD, DMA_STORE_OVERHEAD, fetch_prologue
 
 FINISH = make(Opcode.FINISH)
 
@@ -21,6 +22,10 @@ FINISH = make(Opcode.FINISH)
 # mode switch 8.
 assert (N, TINY.dma_latency, TINY.dma_bytes_per_cycle, TINY.simd_pipeline_depth) == (8, 16, 8, 4)
 assert (TINY.simd_words_per_cycle, TINY.insn_queue_depth, TINY.mode_switch_cycles) == (1, 16, 8)
+# The first instruction is dispatched after the fetch prologue (dma_latency + 2); DMA instructions pay a fixed
+# overhead on top of the latency: 2 cycles (LOAD) and 4 (STORE).
+F = 18
+assert (fetch_prologue(TINY), DMA_LOAD_OVERHEAD, DMA_STORE_OVERHEAD) == (F, 2, 4)
 
 
 def events(prog):
@@ -30,7 +35,7 @@ def events(prog):
 
 def test_finish_alone_takes_two_cycles() -> None:
     res, ev = events(program([]))
-    assert (ev[0].dispatch, ev[0].start, ev[0].end, res.cycles) == (0, 1, 2, 2)
+    assert (ev[0].dispatch, ev[0].start, ev[0].end, res.cycles) == (F, F + 1, F + 2, F + 2)
 
 
 def test_load_gemm_store_chain() -> None:
@@ -43,17 +48,17 @@ def test_load_gemm_store_chain() -> None:
         [region(0, 64), region(1, 128)],
     )
     res, ev = events(prog)
-    # LOAD: 16 + 4 rows * max(ceil(16 B / 8), 2 words) = 24, from cycle 1 (dispatched at 0)
-    assert (ev[0].start, ev[0].end) == (1, 25)
+    # LOAD: 16 + 2 + 4 rows * max(ceil(16 B / 8), 2 words) = 26, from cycle F + 1 (dispatched at F)
+    assert (ev[0].start, ev[0].end) == (F + 1, F + 27)
     # GEMM: 8 + 2*1*max(4, 8) + 2*8 = 40, waits for the LOAD token
-    assert (ev[1].dispatch, ev[1].start, ev[1].end) == (1, 25, 65)
-    # STORE: 16 + 4 rows * max(ceil(32 B / 8), 1 word) = 32, waits for the GEMM token
-    assert (ev[2].start, ev[2].end) == (65, 97)
+    assert (ev[1].dispatch, ev[1].start, ev[1].end) == (F + 1, F + 27, F + 67)
+    # STORE: 16 + 4 + 4 rows * max(ceil(32 B / 8), 1 word) = 36, waits for the GEMM token
+    assert (ev[2].start, ev[2].end) == (F + 67, F + 103)
     # FINISH starts when COMPUTE is free and ends when the STORE unit has drained
-    assert (ev[3].start, ev[3].end, res.cycles) == (65, 97, 97)
+    assert (ev[3].start, ev[3].end, res.cycles) == (F + 67, F + 103, F + 103)
     s = res.stats
-    assert s.busy_cycles == {"LOAD": 24, "COMPUTE": 41, "STORE": 32}
-    assert s.stall_cycles == {"LOAD": 0, "COMPUTE": 25 - 2, "STORE": 65 - 3}
+    assert s.busy_cycles == {"LOAD": 26, "COMPUTE": 41, "STORE": 36}
+    assert s.stall_cycles == {"LOAD": 0, "COMPUTE": (F + 27) - (F + 2), "STORE": (F + 67) - (F + 3)}
     assert (s.fetch_stall_cycles, s.dma_bytes_loaded, s.dma_bytes_stored, s.array_macs) == (0, 64, 128, 4 * 64 * 2)
     assert s.insn_counts["GEMM"] == 1 and s.insn_counts["VOP"] == 0 and sum(s.insn_counts.values()) == 4
 
@@ -91,16 +96,9 @@ def test_compute_durations() -> None:
         ]
     )
     res, ev = events(prog)
-    assert [(ev[i].start, ev[i].end) for i in range(7)] == [
-        (1, 9),
-        (9, 10),
-        (10, 20),
-        (20, 33),
-        (33, 43),
-        (43, 44),
-        (44, 45),
-    ]
-    assert res.cycles == 45
+    expect = [(1, 9), (9, 10), (10, 20), (20, 33), (33, 43), (43, 44), (44, 45)]
+    assert [(ev[i].start, ev[i].end) for i in range(7)] == [(F + a, F + b) for a, b in expect]
+    assert res.cycles == F + 45
 
 
 def test_units_run_in_parallel_without_tokens() -> None:
@@ -112,19 +110,20 @@ def test_units_run_in_parallel_without_tokens() -> None:
         [region(0, 64)],
     )
     res, ev = events(prog)
-    assert (ev[0].start, ev[0].end, ev[1].start, ev[1].end) == (1, 25, 2, 22)  # STORE: 16 + 2 * 2
-    assert res.cycles == 25
+    # LOAD: 16 + 2 + 4 * 2 = 26; STORE: 16 + 4 + 2 * 2 = 24
+    assert (ev[0].start, ev[0].end, ev[1].start, ev[1].end) == (F + 1, F + 27, F + 2, F + 26)
+    assert res.cycles == F + 27
 
 
 def test_full_queue_stalls_fetch() -> None:
-    loads = [load(Buffer.INP, sram_base=i, rows=1, cols=8, dram_reg=0) for i in range(20)]  # 17 cycles each
+    loads = [load(Buffer.INP, sram_base=i, rows=1, cols=8, dram_reg=0) for i in range(20)]  # 19 cycles each
     res, ev = events(program([*loads, make(Opcode.NOP, unit=Unit.COMPUTE)], [region(0, 8)]))
-    # LOAD k starts at 1 + 17k; the 17th..20th LOAD enter the queue only when the one 16 places ahead starts
-    assert [ev[k].start for k in range(20)] == [1 + 17 * k for k in range(20)]
-    assert [ev[k].dispatch for k in range(16, 20)] == [16, 18, 35, 52]
-    assert (ev[20].dispatch, ev[20].start) == (53, 54)  # fetch is in order: the NOP waited too
-    assert res.stats.fetch_stall_cycles == 1 + 16 + 16
-    assert res.cycles == 1 + 17 * 20
+    # LOAD k starts at F + 1 + 19k; the 17th..20th LOAD enter the queue only when the one 16 places ahead starts
+    assert [ev[k].start for k in range(20)] == [F + 1 + 19 * k for k in range(20)]
+    assert [ev[k].dispatch for k in range(16, 20)] == [F + 16, F + 1 + 19, F + 1 + 38, F + 1 + 57]
+    assert (ev[20].dispatch, ev[20].start) == (F + 59, F + 60)  # fetch is in order: the NOP waited too
+    assert res.stats.fetch_stall_cycles == 3 + 18 + 18
+    assert res.cycles == F + 1 + 19 * 20
 
 
 def _tiles(double_buffer: bool) -> list:
@@ -175,11 +174,11 @@ def test_overlapping_load_with_compute_shortens_the_run() -> None:
         prog = program(pre + _tiles(db), [*regions, region(2, N * N)])
         runs[db] = Simulator(prog).run({0: src, 2: w})
         np.testing.assert_array_equal(runs[db].images[1], reference_run(prog, TINY, {0: src, 2: w})[1])
-    # LOAD 16 + 8 = 24, GEMM 8 + 8 + 16 = 32, STORE 16 + 32 * 4 = 144 cycles; the WGT load takes 24 first.
-    # serialized: LOAD/GEMM alternate, 24 + 4 * (24 + 32) + 144 after the first cycle
-    assert runs[False].cycles == 1 + 24 + 4 * 56 + 144
+    # LOAD 16 + 2 + 8 = 26, GEMM 8 + 8 + 16 = 32, STORE 16 + 4 + 32 * 4 = 148 cycles; the WGT load takes 26 first.
+    # serialized: LOAD/GEMM alternate, 26 + 4 * (26 + 32) + 148 after the first cycle
+    assert runs[False].cycles == F + 1 + 26 + 4 * 58 + 148
     # double-buffered: only LOAD 0 is exposed; LOADs 1-3 hide under GEMMs, which run back to back
-    assert runs[True].cycles == 1 + 24 + 24 + 4 * 32 + 144
+    assert runs[True].cycles == F + 1 + 26 + 26 + 4 * 32 + 148
     assert runs[True].cycles < runs[False].cycles - 50
     assert runs[True].stats.tokens_left["COMPUTE->LOAD"] == 2 and runs[False].stats.tokens_left["COMPUTE->LOAD"] == 1
 

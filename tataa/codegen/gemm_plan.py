@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from tataa.codegen.builder import CodegenError
 from tataa.config import HwConfig
+from tataa.sim.timing import DMA_LOAD_OVERHEAD, DMA_STORE_OVERHEAD
 
 OUT_DTYPES = ("int8", "bf16", "int32")
 OUT_ELEM_BYTES = {"int8": 1, "bf16": 2, "int32": 4}
@@ -37,10 +38,10 @@ def ceil_div(a: int, b: int) -> int:
 
 
 # ---- cycle costs (docs/timing.md) ----------------------------------------------------------------
-def dma_cycles(cfg: HwConfig, rows: int, cols: int, elem_bytes: int) -> int:
-    """Cycles of one LOAD/STORE moving `rows` rows of `cols` elements of `elem_bytes` bytes."""
+def dma_cycles(cfg: HwConfig, rows: int, cols: int, elem_bytes: int, store: bool = False) -> int:
+    """Cycles of one beat-aligned LOAD/STORE of `rows` rows of `cols` elements (an estimate for planning)."""
     per_row = max(ceil_div(cols * elem_bytes, cfg.dma_bytes_per_cycle), ceil_div(cols, cfg.array_size))
-    return cfg.dma_latency + rows * per_row
+    return cfg.dma_latency + (DMA_STORE_OVERHEAD if store else DMA_LOAD_OVERHEAD) + rows * per_row
 
 
 def gemm_cycles(cfg: HwConfig, rows: int, ktiles: int, ntiles: int) -> int:
@@ -352,7 +353,7 @@ def estimate(plan: GemmPlan, cfg: HwConfig) -> int:
         t_comp = max(t_comp, t_load) + g
         first_compute += g
     delay = t_comp - first_compute
-    last_store = dma_cycles(cfg, plan.mrows(nmb - 1), min(plan.drain_tiles, nrem) * arr, eb)
+    last_store = dma_cycles(cfg, plan.mrows(nmb - 1), min(plan.drain_tiles, nrem) * arr, eb, store=True)
     if s.out_dtype == "int32":
         last_store = plan.mrows(nmb - 1) * nrem * out_word + lat * ceil_div(nrem, plan.drain_tiles)
     compute = gemm + requant

@@ -18,13 +18,13 @@ from tataa.codegen.gemm_plan import (
     MAX_ROWS,
     OUT_ELEM_BYTES,
     GemmPlan,
-    dma_cycles,
     gemm_cycles,
     requant_cycles,
 )
 from tataa.config import HwConfig
 from tataa.isa.spec import Buffer, Opcode, OutType, Unit
 from tataa.program import TensorDesc
+from tataa.sim.timing import dma_duration
 
 # (producer unit, consumer unit) -> (producer's push flag, consumer's pop flag)
 _TOKEN_FLAGS: dict[tuple[Unit, Unit], tuple[str, str]] = {
@@ -158,7 +158,7 @@ class _Builder:
 
 def _dma_op(b: _Builder, opcode: Opcode, buf: Buffer, elem_bytes: int, deps: list[Op | None], **f: int) -> Op:
     fields = {"buf": int(buf), "sram_ystride": 1, "sram_wstride": 1, **f}
-    cost = dma_cycles(b.cfg, fields["rows"], fields["cols"], elem_bytes)
+    cost = dma_duration({"dram_offset": 0, "dram_stride": 0, **fields}, b.cfg, store=opcode is Opcode.STORE)
     return b.add(_UNIT_OF[opcode], opcode, fields, cost, deps)
 
 

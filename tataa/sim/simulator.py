@@ -108,7 +108,9 @@ class Simulator:
         insns = program.instructions
         kernels = [execute.compile_insn(i, insn, self.cfg, self._regions) for i, insn in enumerate(insns)]
         durations = [timing.duration(insn, self.cfg) for insn in program.instructions]
-        self.schedule = timing.schedule(program.instructions, units, durations, self.cfg.insn_queue_depth)
+        self.schedule = timing.schedule(
+            program.instructions, units, durations, self.cfg.insn_queue_depth, timing.fetch_prologue(self.cfg)
+        )
         start = self.schedule.start
         order = sorted(range(len(kernels)), key=lambda i: (start[i], i))
         self._kernels = [k for i in order if (k := kernels[i]) is not None]

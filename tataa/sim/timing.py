@@ -37,14 +37,47 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+# Fixed cycles of a DMA instruction besides the HBM latency: issue and drain of the data path (LOAD),
+# plus the write-response handshake (STORE).
+DMA_LOAD_OVERHEAD = 2
+DMA_STORE_OVERHEAD = 4
+
+
+def dma_duration(f: dict[str, int], cfg: HwConfig, store: bool) -> int:
+    """Cycles of a LOAD/STORE: latency + overhead + per row the larger of its HBM beats and buffer words.
+
+    A row's beats are those of the bus-aligned span covering its bytes (regions start 4 KiB-aligned, so the
+    alignment is that of dram_offset + y * dram_stride). A LOAD spends one more cycle on a misaligned row
+    that needs no extra beat when it is the last row or the next row is aligned (the realignment buffer
+    drains), which is visible when a buffer word is at least as wide as the bus.
+    """
+    bus = cfg.dma_bytes_per_cycle
+    eb = ELEM_BYTES[Buffer(f["buf"])]
+    row_bytes = f["cols"] * eb
+    words = _ceil_div(f["cols"], cfg.array_size)
+    rows = f["rows"]
+    fixed = cfg.dma_latency + (DMA_STORE_OVERHEAD if store else DMA_LOAD_OVERHEAD)
+    if rows == 0 or row_bytes == 0:
+        return fixed
+    if f["dram_stride"] % bus == 0 and f["dram_offset"] % bus == 0:  # every row beat-aligned
+        return fixed + rows * max(_ceil_div(row_bytes, bus), words)
+    misaligned = [(f["dram_offset"] + y * f["dram_stride"]) % bus for y in range(rows)]
+    total = fixed
+    pend_visible = not store and cfg.array_size * eb >= bus
+    for y, mis in enumerate(misaligned):
+        beats = _ceil_div(mis + row_bytes, bus)
+        total += max(beats, words)
+        if pend_visible and mis and beats == _ceil_div(row_bytes, bus) and (y == rows - 1 or not misaligned[y + 1]):
+            total += 1
+    return total
+
+
 def duration(insn: Instruction, cfg: HwConfig) -> int:
     """Cycles `insn` occupies its unit (FINISH: 1, before waiting for the other units to drain)."""
     op, n = insn.opcode, cfg.array_size
     f = insn.as_dict()
     if op is Opcode.LOAD or op is Opcode.STORE:
-        row_bytes = f["cols"] * ELEM_BYTES[Buffer(f["buf"])]
-        per_row = max(_ceil_div(row_bytes, cfg.dma_bytes_per_cycle), _ceil_div(f["cols"], n))
-        return cfg.dma_latency + f["rows"] * per_row
+        return dma_duration(f, cfg, store=op is Opcode.STORE)
     if op is Opcode.GEMM:
         cycles = n + f["ktiles"] * f["ntiles"] * max(f["rows"], n) + 2 * n
         if f["ktiles"] == 0 and f["clear"]:
@@ -76,10 +109,25 @@ class Schedule:
     tokens_left: tuple[int, int, int, int]  # per FIFO: tokens never consumed
 
 
+def fetch_prologue(cfg: HwConfig) -> int:
+    """Cycles from the start of a run until the first instruction can be dispatched.
+
+    Instruction fetch reads 128-bit words over its own AXI port: the first burst is requested in the
+    cycle after start, its first beat arrives dma_latency cycles later and is dispatched the cycle after.
+    """
+    return cfg.dma_latency + 2
+
+
 def schedule(
-    insns: Sequence[Instruction], units: Sequence[Unit], durations: Sequence[int], queue_depth: int
+    insns: Sequence[Instruction],
+    units: Sequence[Unit],
+    durations: Sequence[int],
+    queue_depth: int,
+    prologue: int = 0,
 ) -> Schedule:
     """Time every instruction of a program whose last instruction is FINISH; DeadlockError if it cannot finish.
+
+    `prologue` is the dispatch cycle of the first instruction (see fetch_prologue).
 
     Each quantity is a max-plus function of earlier events, evaluated in dependency order (no cycle loop).
     """
@@ -101,7 +149,7 @@ def schedule(
     busy, stall = [0, 0, 0], [0, 0, 0]
     push_at: list[list[int]] = [[], [], [], []]  # end cycles of the pushes to each FIFO, in order
     popped = [0, 0, 0, 0]
-    fetched, last_dispatch, fetch_stall = 0, -1, 0
+    fetched, last_dispatch, fetch_stall = 0, prologue - 1, 0
     while True:
         progress = False
         while fetched < n:  # fetch: one per cycle, in order, into the target unit's queue
