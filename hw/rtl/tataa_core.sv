@@ -67,8 +67,9 @@ module tataa_core #(
   localparam int BufAw = 16;  // word address width of the DMA buffer ports
 
   // ---------------------------------------------------------------- run state
-  typedef enum logic [1:0] {RunIdle, RunActive, RunDone} run_e;
-  run_e run_q, run_d;
+  // run states (localparams rather than an enum: Icarus 11 rejects enum assignments in this FSM)
+  localparam logic [1:0] RunIdle = 2'd0, RunActive = 2'd1, RunDone = 2'd2;
+  logic [1:0] run_q, run_d;
   logic [63:0] cycles_q;
   logic [31:0] status_q, status_d;
   logic        run_clear, ctrl_done, err_now;
@@ -149,7 +150,7 @@ module tataa_core #(
     .acc_rd_data_i(acc_rd_data[0 +: N*32]),
     .acc_wr_en_o(acc_wr_en[1]), .acc_wr_addr_o(acc_wr_addr[AccAw +: AccAw]),
     .acc_wr_data_o(acc_wr_data[N*32 +: N*32]),
-    .mode_i(pe_mode), .simd_a_i('0), .simd_b_i('0), .simd_p_o(simd_products)
+    .mode_i(pe_mode), .simd_a_i({N*N*8{1'b0}}), .simd_b_i({N*N*8{1'b0}}), .simd_p_o(simd_products)
   );
 
   tataa_requant_engine u_requant (
@@ -213,7 +214,7 @@ module tataa_core #(
     .m_axi_wdata_o(ld_wdata), .m_axi_wstrb_o(ld_wstrb), .m_axi_wlast_o(ld_wlast), .m_axi_wvalid_o(ld_wvalid),
     .m_axi_wready_i(1'b0), .m_axi_bresp_i(2'b00), .m_axi_bvalid_i(1'b0), .m_axi_bready_o(ld_bready),
     .buf_wr_en_o(ld_wr_en), .buf_wr_sel_o(ld_wr_sel), .buf_wr_addr_o(ld_wr_addr), .buf_wr_data_o(ld_wr_data),
-    .buf_rd_en_o(ld_rd_en), .buf_rd_sel_o(ld_rd_sel), .buf_rd_addr_o(ld_rd_addr), .buf_rd_data_i('0)
+    .buf_rd_en_o(ld_rd_en), .buf_rd_sel_o(ld_rd_sel), .buf_rd_addr_o(ld_rd_addr), .buf_rd_data_i({N*32{1'b0}})
   );
 
   tataa_dma u_store_dma (
@@ -221,7 +222,7 @@ module tataa_core #(
     .done_o(store_done), .err_o(store_err),
     .m_axi_araddr_o(st_araddr), .m_axi_arlen_o(st_arlen), .m_axi_arsize_o(st_arsize),
     .m_axi_arburst_o(st_arburst), .m_axi_arvalid_o(st_arvalid), .m_axi_arready_i(1'b0),
-    .m_axi_rdata_i('0), .m_axi_rresp_i(2'b00), .m_axi_rlast_i(1'b0), .m_axi_rvalid_i(1'b0),
+    .m_axi_rdata_i({BusBytes*8{1'b0}}), .m_axi_rresp_i(2'b00), .m_axi_rlast_i(1'b0), .m_axi_rvalid_i(1'b0),
     .m_axi_rready_o(st_rready),
     .m_axi_awaddr_o(m_gmem_awaddr_o), .m_axi_awlen_o(m_gmem_awlen_o), .m_axi_awsize_o(m_gmem_awsize_o),
     .m_axi_awburst_o(m_gmem_awburst_o), .m_axi_awvalid_o(m_gmem_awvalid_o), .m_axi_awready_i(m_gmem_awready_i),

@@ -83,7 +83,7 @@ def _run_rtl(program: Program, images: dict[int, np.ndarray], trace: bool) -> Si
     return run_rtl(program, images, trace)
 
 
-register_backend("rtl", "Verilator simulation of the overlay RTL in hw/ (hw/tb/tb_core.sv)", _run_rtl)
+register_backend("rtl", "Verilator simulation of the overlay RTL in hw/ (hw/tb/tb_top.sv)", _run_rtl)
 register_backend("xrt", "Alveo U280 through XRT", None, "the XRT (FPGA) backend is not implemented yet")
 
 

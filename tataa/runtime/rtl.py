@@ -1,4 +1,4 @@
-"""The `rtl` backend: runs a program on the Verilator model of hw/ (bench hw/tb/tb_core.sv).
+"""The `rtl` backend: runs a program on the Verilator model of hw/ (bench hw/tb/tb_top.sv).
 
 HBM layout of a run: the instructions at address 0, then each region at the next 4 KiB boundary, in
 region-index order; the bench gets the base address of every region as a plusarg, exactly what the host
@@ -53,9 +53,9 @@ def layout(program: Program) -> HbmLayout:
 
 
 def bench(config_name: str, mem_bytes: int) -> VerilatorBuild:
-    """The (cached) Verilator build of tb_core for a configuration and memory size."""
-    sources = [*rtl_sources(config_name), TB_DIR / "tataa_axi_mem.sv", TB_DIR / "tb_core.sv"]
-    return build("tb_core", sources, args=[f"-GMemBytes={mem_bytes}", "-Wno-lint", "-Wno-style"])
+    """The (cached) Verilator build of tb_top for a configuration and memory size."""
+    sources = [*rtl_sources(config_name), TB_DIR / "tataa_axi_mem.sv", TB_DIR / "tb_top.sv"]
+    return build("tb_top", sources, args=[f"-GMemBytes={mem_bytes}", "-Wno-lint", "-Wno-style"])
 
 
 def _words(image: np.ndarray, width: int) -> list[int]:
