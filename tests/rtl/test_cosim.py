@@ -135,3 +135,21 @@ def test_rtl_and_sim_images_identical() -> None:
     rtl = run_rtl(program, images)
     for index, img in sim.images.items():
         np.testing.assert_array_equal(rtl.images[index], img, err_msg=f"region {index}")
+
+
+@pytest.mark.cosim
+@needs_verilator
+def test_cli_run_on_both_backends(tmp_path) -> None:
+    """`tataa run --backend rtl` gives the same outputs file as `--backend sim`."""
+    from tataa import progfile
+    from tataa.cli import main
+
+    rng = np.random.default_rng(3)
+    program = nl.softmax_program(CFG, 4, 21)
+    progfile.save(program, tmp_path / "p.tprog")
+    np.savez(tmp_path / "in.npz", x=rng.normal(0, 2, (4, 21)).astype(np.float32))
+    for backend in ("sim", "rtl"):
+        args = ["run", str(tmp_path / "p.tprog"), "--inputs", str(tmp_path / "in.npz")]
+        assert main([*args, "--outputs", str(tmp_path / f"{backend}.npz"), "--backend", backend]) == 0
+    sim, rtl = np.load(tmp_path / "sim.npz"), np.load(tmp_path / "rtl.npz")
+    np.testing.assert_array_equal(sim["y"], rtl["y"])
