@@ -137,7 +137,9 @@ module tataa_core #(
   logic [3:0]         vec_rd_en;   logic [4*VecAw-1:0] vec_rd_addr;  logic [4*N*16-1:0] vec_rd_data;
   logic [2:0]         vec_wr_en;   logic [3*VecAw-1:0] vec_wr_addr;  logic [3*N*16-1:0] vec_wr_data;
 
-  /* verilator lint_off UNUSEDSIGNAL */  // the SIMD datapath does not borrow the PE multipliers yet
+  // The SIMD lanes multiply on the PEs of row 0 of the array (PE (0, j) serves lane j): transformable PEs.
+  logic [N*8-1:0]    lane_mul_a, lane_mul_b;
+  /* verilator lint_off UNUSEDSIGNAL */  // products of the PEs below row 0, and engine status for debug
   logic [N*N*16-1:0] simd_products;
   logic gemm_busy, requant_busy, simd_busy, load_busy, store_busy;
   /* verilator lint_on UNUSEDSIGNAL */
@@ -150,7 +152,8 @@ module tataa_core #(
     .acc_rd_data_i(acc_rd_data[0 +: N*32]),
     .acc_wr_en_o(acc_wr_en[1]), .acc_wr_addr_o(acc_wr_addr[AccAw +: AccAw]),
     .acc_wr_data_o(acc_wr_data[N*32 +: N*32]),
-    .mode_i(pe_mode), .simd_a_i({N*N*8{1'b0}}), .simd_b_i({N*N*8{1'b0}}), .simd_p_o(simd_products)
+    .mode_i(pe_mode), .simd_a_i({{(N*N*8 - N*8){1'b0}}, lane_mul_a}),
+    .simd_b_i({{(N*N*8 - N*8){1'b0}}, lane_mul_b}), .simd_p_o(simd_products)
   );
 
   tataa_requant_engine u_requant (
@@ -166,7 +169,7 @@ module tataa_core #(
     .vec_wr_data_o(vec_wr_data[N*16 +: N*16])
   );
 
-  tataa_simd_engine u_simd (
+  tataa_simd_engine #(.ExternalMul(1'b1)) u_simd (
     .clk_i, .rst_ni, .start_i(simd_start), .insn_i(compute_insn), .const_i(consts), .busy_o(simd_busy),
     .done_o(simd_done),
     .vec_a_rd_en_o(vec_rd_en[0]), .vec_a_rd_addr_o(vec_rd_addr[0 +: VecAw]),
@@ -178,7 +181,8 @@ module tataa_core #(
     .vec_wr_en_o(vec_wr_en[2]), .vec_wr_addr_o(vec_wr_addr[2*VecAw +: VecAw]),
     .vec_wr_data_o(vec_wr_data[2*N*16 +: N*16]),
     .inp_wr_en_o(inp_wr_en[2]), .inp_wr_addr_o(inp_wr_addr[2*InpAw +: InpAw]),
-    .inp_wr_data_o(inp_wr_data[2*N*8 +: N*8])
+    .inp_wr_data_o(inp_wr_data[2*N*8 +: N*8]),
+    .mul_a_o(lane_mul_a), .mul_b_o(lane_mul_b), .prod_i(simd_products[N*16-1:0])
   );
 
   // ---------------------------------------------------------------- DMA engines

@@ -31,7 +31,8 @@ module tataa_simd_engine #(
   parameter int N         = tataa_cfg_pkg::ArraySize,
   parameter int PipeDepth = tataa_cfg_pkg::SimdPipelineDepth,
   parameter int VecAddrW  = tataa_cfg_pkg::VecAddrBits,
-  parameter int InpAddrW  = tataa_cfg_pkg::InpAddrBits
+  parameter int InpAddrW  = tataa_cfg_pkg::InpAddrBits,
+  parameter bit ExternalMul = 1'b0  // 1: lane j multiplies on PE j of the array (mul_*_o / prod_i)
 ) (
   input  logic                                      clk_i,
   input  logic                                      rst_ni,
@@ -61,7 +62,12 @@ module tataa_simd_engine #(
   // INP write port (F2I8)
   output logic                                      inp_wr_en_o,
   output logic [InpAddrW-1:0]                       inp_wr_addr_o,
-  output logic [N*8-1:0]                            inp_wr_data_o
+  output logic [N*8-1:0]                            inp_wr_data_o,
+
+  // significand multiplications lent by the PE array (lane j: bits j*8 +: 8 and j*16 +: 16)
+  output logic [N*8-1:0]                            mul_a_o,
+  output logic [N*8-1:0]                            mul_b_o,
+  input  logic [N*16-1:0]                           prod_i
 );
 
   localparam int LogN     = $clog2(N);
@@ -365,13 +371,16 @@ module tataa_simd_engine #(
                                 : (s2_first_q ? a_j : acc_q[j*32 + 16 +: 16]);
     assign lane_c[j*16 +: 16] = use_d_q ? d_q[j*16 +: 16] : c_val_q;
 
-    tataa_simd_lane u_lane (
+    tataa_simd_lane #(.ExternalMul(ExternalMul)) u_lane (
       .funct_i (lane_funct),
       .a_i     (a_j),
       .b_i     (lane_b[j*16 +: 16]),
       .c_i     (lane_c[j*16 +: 16]),
       .res_o   (lane_res[j*16 +: 16]),
-      .i8_o    (lane_i8[j*8 +: 8])
+      .i8_o    (lane_i8[j*8 +: 8]),
+      .mul_a_o (mul_a_o[j*8 +: 8]),
+      .mul_b_o (mul_b_o[j*8 +: 8]),
+      .prod_i  (prod_i[j*16 +: 16])
     );
 
     // REDSUM: the bf16 operand widened to fp32 (a subnormal reads as a signed zero: DAZ);

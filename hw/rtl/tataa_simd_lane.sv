@@ -5,13 +5,19 @@
 // mac = a*b + c. Each is the single rounding of the exact value, so this equals bf16_add/sub/mul/fma.
 // F2I8 rounds the same exact significand product to an integer. The other functs are small logic.
 // The reductions (REDMAX, REDSUM, REDSUMSQ) are not lane ops: see tataa_lane_reduce; res_o is 0 for them.
-module tataa_simd_lane (
+module tataa_simd_lane #(
+  parameter bit ExternalMul = 1'b0  // 1: the significand product comes from a PE's multiplier (prod_i)
+) (
   input  logic [4:0]  funct_i,  // a tataa_isa_pkg::vfunct_e value
   input  logic [15:0] a_i,      // operand a
   input  logic [15:0] b_i,      // operand b (a VEC lane or the broadcast constant register)
   input  logic [15:0] c_i,      // FMA: const[c_idx]; MAC and SEL: the destination's old value
   output logic [15:0] res_o,    // bf16 or bit-pattern result (0 for F2I8 and the reductions)
-  output logic [7:0]  i8_o      // F2I8 result, int8 two's complement (0 for the other functs)
+  output logic [7:0]  i8_o,     // F2I8 result, int8 two's complement (0 for the other functs)
+  // the 8x8 significand multiplication, lent by a PE in SIMD mode when ExternalMul
+  output logic [7:0]  mul_a_o,  // zero-extended significands (0 for zero and subnormal operands)
+  output logic [7:0]  mul_b_o,
+  input  logic [15:0] prod_i    // mul_a_o * mul_b_o (ignored unless ExternalMul)
 );
 
   // ---- output policy on a passed-through operand: DAZ, canonical NaN
@@ -79,7 +85,10 @@ module tataa_simd_lane (
 
   assign mul_a_s = mul_a;
   assign mul_b_s = mul_b;
-  assign prod    = mul_a_s * mul_b_s;  // the signed 9x9 multiplier (a PE's, in SIMD mode)
+  assign mul_a_o = mul_a[7:0];  // bit 8 is always 0: significands are unsigned 8-bit numbers
+  assign mul_b_o = mul_b[7:0];
+  // the signed 9x9 multiplier: a PE's in SIMD mode, or a local one
+  assign prod    = ExternalMul ? {2'b00, prod_i} : mul_a_s * mul_b_s;
 
   tataa_bf16_fma_post u_post (
     .prod_i(prod), .sig_c_i(sig_c), .sign_p_i(sign_p), .sign_c_i(sign_c), .c_big_i(c_big), .shift_i(shift),
