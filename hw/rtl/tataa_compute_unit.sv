@@ -89,4 +89,12 @@ module tataa_compute_unit #(
   assign mode_o  = mode_q;
   assign const_o = const_q;
 
+`ifndef SYNTHESIS
+  // The simulator refuses programs that break this; in hardware the instruction is skipped and STATUS says so.
+  always @(posedge clk_i) begin : ap_mode_legal
+    if (rst_ni && start_i) assert (mode_ok) else $error("compute unit: %s issued in the wrong PE-array mode",
+                                                         is_gemm ? "GEMM" : "VOP");
+  end
+`endif
+
 endmodule
