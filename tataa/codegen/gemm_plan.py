@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from tataa.codegen.builder import CodegenError
 from tataa.config import HwConfig
-from tataa.sim.timing import DMA_LOAD_OVERHEAD, DMA_STORE_OVERHEAD
+from tataa.sim.timing import aligned_dma_cycles, gemm_duration, requant_duration
 
 OUT_DTYPES = ("int8", "bf16", "int32")
 OUT_ELEM_BYTES = {"int8": 1, "bf16": 2, "int32": 4}
@@ -40,19 +40,17 @@ def ceil_div(a: int, b: int) -> int:
 # ---- cycle costs (docs/timing.md) ----------------------------------------------------------------
 def dma_cycles(cfg: HwConfig, rows: int, cols: int, elem_bytes: int, store: bool = False) -> int:
     """Cycles of one beat-aligned LOAD/STORE of `rows` rows of `cols` elements (an estimate for planning)."""
-    per_row = max(ceil_div(cols * elem_bytes, cfg.dma_bytes_per_cycle), ceil_div(cols, cfg.array_size))
-    return cfg.dma_latency + (DMA_STORE_OVERHEAD if store else DMA_LOAD_OVERHEAD) + rows * per_row
+    return aligned_dma_cycles(cfg, rows, cols, elem_bytes, store)
 
 
 def gemm_cycles(cfg: HwConfig, rows: int, ktiles: int, ntiles: int) -> int:
     """Cycles of one GEMM instruction."""
-    n = cfg.array_size
-    return 3 * n + ktiles * ntiles * max(rows, n)
+    return gemm_duration(cfg, rows, ktiles, ntiles)
 
 
 def requant_cycles(cfg: HwConfig, tiles: int, rows: int) -> int:
     """Cycles of one REQUANT instruction."""
-    return cfg.simd_pipeline_depth + tiles * rows
+    return requant_duration(cfg, tiles, rows)
 
 
 @dataclass(frozen=True)

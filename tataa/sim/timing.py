@@ -43,6 +43,12 @@ DMA_LOAD_OVERHEAD = 2
 DMA_STORE_OVERHEAD = 4
 
 
+def aligned_dma_cycles(cfg: HwConfig, rows: int, cols: int, elem_bytes: int, store: bool) -> int:
+    """Cycles of a LOAD/STORE whose rows all start on a bus beat (what planners assume for estimates)."""
+    per_row = max(_ceil_div(cols * elem_bytes, cfg.dma_bytes_per_cycle), _ceil_div(cols, cfg.array_size))
+    return cfg.dma_latency + (DMA_STORE_OVERHEAD if store else DMA_LOAD_OVERHEAD) + rows * per_row
+
+
 def dma_duration(f: dict[str, int], cfg: HwConfig, store: bool) -> int:
     """Cycles of a LOAD/STORE: latency + overhead + per row the larger of its HBM beats and buffer words.
 
@@ -60,7 +66,7 @@ def dma_duration(f: dict[str, int], cfg: HwConfig, store: bool) -> int:
     if rows == 0 or row_bytes == 0:
         return fixed
     if f["dram_stride"] % bus == 0 and f["dram_offset"] % bus == 0:  # every row beat-aligned
-        return fixed + rows * max(_ceil_div(row_bytes, bus), words)
+        return aligned_dma_cycles(cfg, rows, f["cols"], eb, store)
     misaligned = [(f["dram_offset"] + y * f["dram_stride"]) % bus for y in range(rows)]
     total = fixed
     pend_visible = not store and cfg.array_size * eb >= bus
@@ -72,23 +78,34 @@ def dma_duration(f: dict[str, int], cfg: HwConfig, store: bool) -> int:
     return total
 
 
+def gemm_duration(cfg: HwConfig, rows: int, ktiles: int, ntiles: int, clear: bool = False) -> int:
+    """Cycles of a GEMM: first weight tile, one max(rows, N) per tile, fill and drain."""
+    n = cfg.array_size
+    cycles = n + ktiles * ntiles * max(rows, n) + 2 * n
+    if ktiles == 0 and clear:
+        cycles += ntiles * rows  # clearing without a product writes one ACC word per cycle
+    return cycles
+
+
+def requant_duration(cfg: HwConfig, tiles: int, rows: int) -> int:
+    """Cycles of a REQUANT: the pipeline, then one accumulator word per cycle."""
+    return cfg.simd_pipeline_depth + tiles * rows
+
+
 def duration(insn: Instruction, cfg: HwConfig) -> int:
     """Cycles `insn` occupies its unit (FINISH: 1, before waiting for the other units to drain)."""
-    op, n = insn.opcode, cfg.array_size
+    op = insn.opcode
     f = insn.as_dict()
     if op is Opcode.LOAD or op is Opcode.STORE:
         return dma_duration(f, cfg, store=op is Opcode.STORE)
     if op is Opcode.GEMM:
-        cycles = n + f["ktiles"] * f["ntiles"] * max(f["rows"], n) + 2 * n
-        if f["ktiles"] == 0 and f["clear"]:
-            cycles += f["ntiles"] * f["rows"]  # clearing without a product writes one ACC word per cycle
-        return cycles
+        return gemm_duration(cfg, f["rows"], f["ktiles"], f["ntiles"], bool(f["clear"]))
     if op is Opcode.REQUANT:
-        return cfg.simd_pipeline_depth + f["tiles"] * f["rows"]
+        return requant_duration(cfg, f["tiles"], f["rows"])
     if op is Opcode.VOP:
         cycles = cfg.simd_pipeline_depth + _ceil_div(f["outer"] * f["inner"], cfg.simd_words_per_cycle)
         if VFUNCT_DEFS[VFunct(f["funct"])].kind is VKind.REDUCE:
-            cycles += n.bit_length() - 1
+            cycles += cfg.array_size.bit_length() - 1
         return cycles
     if op is Opcode.MODE:
         return cfg.mode_switch_cycles
