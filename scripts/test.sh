@@ -6,4 +6,4 @@ cd "$ROOT"
 TATAA_SKIP_DEMO=1 bash scripts/setup.sh
 .venv/bin/ruff check tataa tests benchmarks scripts examples
 .venv/bin/tataa isa --check
-exec .venv/bin/python -m pytest -n 2 -q "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup -q "$@"

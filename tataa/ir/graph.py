@@ -187,8 +187,8 @@ class Graph:
 
 def sanitize_name(hint: str) -> str:
     """An IR identifier derived from an arbitrary source name (``/model/Add_1:0`` -> ``model.Add_1_0``)."""
-    s = re.sub(r"[^A-Za-z0-9_.]+", "_", hint.strip("/")).strip("_.")
-    s = s.replace("/", ".")
+    s = re.sub(r"[^A-Za-z0-9_.]+", "_", hint.strip("/").replace("/", ".")).strip("_.")
+    s = re.sub(r"\.{2,}", ".", s)
     if not s or not (s[0].isalpha() or s[0] == "_"):
         s = "v_" + s
     return s
