@@ -32,6 +32,11 @@ def _parse(text: str) -> sympy.Expr:
     return expr
 
 
+@functools.lru_cache(maxsize=8192)
+def _canonical_text(text: str) -> Dim:
+    return from_expr(_parse(text))
+
+
 def dim_expr(d: Dim) -> sympy.Expr:
     """The sympy expression of a dimension."""
     if isinstance(d, bool):
@@ -43,7 +48,7 @@ def dim_expr(d: Dim) -> sympy.Expr:
 
 def from_expr(expr: sympy.Expr) -> Dim:
     """A dimension from a sympy expression: an int when it is a constant, otherwise its canonical text."""
-    expr = sympy.simplify(expr) if not expr.is_Atom else expr
+    expr = sympy.expand(expr) if not expr.is_Atom else expr
     if expr.is_Integer:
         v = int(expr)
         if v < 0:
@@ -65,7 +70,7 @@ def canonical_dim(d: Dim | sympy.Expr) -> Dim:
             raise IRError(f"dimension {d} is negative")
         return d
     if isinstance(d, str):
-        return from_expr(_parse(d))
+        return _canonical_text(d)
     raise IRError(f"dimension {d!r} has type {type(d).__name__}, expected int or str")
 
 
@@ -73,7 +78,14 @@ def dims_equal(a: Dim, b: Dim) -> bool:
     """Whether two dimensions are provably equal."""
     if isinstance(a, int) and isinstance(b, int):
         return a == b
-    return sympy.simplify(dim_expr(a) - dim_expr(b)) == 0
+    if a == b:
+        return True
+    return _exprs_equal(str(a), str(b))
+
+
+@functools.lru_cache(maxsize=8192)
+def _exprs_equal(a: str, b: str) -> bool:
+    return sympy.simplify(_parse(a) - _parse(b)) == 0
 
 
 def shapes_equal(a: Iterable[Dim], b: Iterable[Dim]) -> bool:
@@ -89,6 +101,11 @@ def mul_dims(*ds: Dim) -> Dim:
         for d in ds:
             out *= int(d)
         return out
+    return _mul(tuple(ds))
+
+
+@functools.lru_cache(maxsize=8192)
+def _mul(ds: tuple[Dim, ...]) -> Dim:
     return from_expr(sympy.Mul(*(dim_expr(d) for d in ds)))
 
 
@@ -96,6 +113,11 @@ def add_dims(*ds: Dim) -> Dim:
     """The sum of dimensions."""
     if all(isinstance(d, int) for d in ds):
         return sum(int(d) for d in ds)
+    return _add(tuple(ds))
+
+
+@functools.lru_cache(maxsize=8192)
+def _add(ds: tuple[Dim, ...]) -> Dim:
     return from_expr(sympy.Add(*(dim_expr(d) for d in ds)))
 
 
@@ -105,6 +127,11 @@ def sub_dims(a: Dim, b: Dim) -> Dim:
         if a < b:
             raise IRError(f"dimension {a} - {b} is negative")
         return a - b
+    return _sub(a, b)
+
+
+@functools.lru_cache(maxsize=8192)
+def _sub(a: Dim, b: Dim) -> Dim:
     return from_expr(dim_expr(a) - dim_expr(b))
 
 
@@ -112,6 +139,11 @@ def ceil_div_dims(a: Dim, b: int) -> Dim:
     """``ceil(a / b)`` for a positive integer ``b``."""
     if isinstance(a, int):
         return -(-a // b)
+    return _ceil_div(a, b)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ceil_div(a: Dim, b: int) -> Dim:
     return from_expr(sympy.ceiling(dim_expr(a) / b))
 
 
