@@ -14,7 +14,7 @@ Dim = int | str
 """A static size (int >= 0) or a symbolic one, kept as sympy's canonical printed form (``"batch*seq"``)."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ALLOWED = re.compile(r"^[A-Za-z0-9_+\-*/() ]+$")
+_ALLOWED = re.compile(r"^[A-Za-z0-9_+\-*/(), ]+$")
 _FUNCS = {"floor": sympy.floor, "ceiling": sympy.ceiling, "Max": sympy.Max, "Min": sympy.Min}
 
 
