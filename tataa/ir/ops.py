@@ -399,7 +399,8 @@ OPS: dict[str, OpSpec] = {
         _spec("matmul", 2, 2, _matmul, _S, doc="batched a @ b with broadcast batch dims; both may be dynamic"),
         _spec("attention", 3, 4, _attention, _S,
               {"scale": AttrSpec(AttrKind.FLOAT), "causal": AttrSpec(AttrKind.BOOL, False)},
-              doc="softmax(q @ k^T * scale + mask) @ v; bool mask keeps True; causal keeps key j <= query i"),
+              doc="softmax(q @ k^T * scale + mask) @ v; bool mask keeps True; causal keeps key j <= query i; "
+                  "a fully masked row gives zeros (as torch sdpa)"),
         # elementwise binary
         *[_spec(n, 2, 2, _binary, _V, doc=d) for n, d in [
             ("add", "a + b"), ("sub", "a - b"), ("mul", "a * b"), ("div", "a / b"), ("pow", "a ** b"),
