@@ -1,1 +1,7 @@
-"""Frontends: ONNX files and torch.export graphs into the graph IR (issue 4; not yet implemented)."""
+"""Frontends: ONNX files and torch.export / torch.fx graphs into the graph IR."""
+
+from tataa.frontend.onnx_import import import_onnx
+from tataa.frontend.result import ImportResult
+from tataa.frontend.torch_import import import_fx, import_torch
+
+__all__ = ["ImportResult", "import_fx", "import_onnx", "import_torch"]
