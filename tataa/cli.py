@@ -391,6 +391,65 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse_dims(items: Sequence[str] | None) -> dict[str, int]:
+    """``--dim NAME=INT`` options as a mapping."""
+    dims: dict[str, int] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip().isdigit():
+            raise TataaError(f"--dim {item!r}: expected NAME=SIZE with a non-negative integer size, e.g. seq=128")
+        dims[name.strip()] = int(value)
+    return dims
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Import a model (an .onnx file or a zoo name) and report its ops, overlay units, folding and parameters."""
+    from tataa.errors import UnsupportedOpsError
+    from tataa.frontend.inspect import format_report, import_model, unsupported_report
+
+    dims = _parse_dims(args.dim)
+    try:
+        imported = import_model(args.model, frontend=args.frontend, dims=dims, optimize=not args.no_optimize)
+    except UnsupportedOpsError as e:
+        if args.json:
+            print(json.dumps(unsupported_report(e, name=args.model), indent=2))
+        else:
+            print(f"tataa: error: {args.model}: {len(e.diagnostics)} unsupported node(s)", file=sys.stderr)
+            _table([("node", "op", "why"), *e.diagnostics], sys.stderr)
+        return EXIT_ERROR
+    report = imported.report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        sys.stdout.write(format_report(report))
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a model on an accuracy task: fp32, the IR interpreter, tataa int8, onnxruntime int8, the paper recipe."""
+    import contextlib
+
+    from tataa.eval.report import format_result, format_task_list, result_json
+    from tataa.eval.runner import evaluate
+    from tataa.eval.tasks import TASKS, EvalSettings, get_task
+
+    if args.list:
+        sys.stdout.write(format_task_list())
+        return EXIT_OK
+    if args.task is None:
+        raise TataaError(f"name a task or give --list; tasks: {', '.join(TASKS)}")
+    task = get_task(args.task)
+    calib = {} if args.calib is None else {"calib": args.calib}
+    settings = EvalSettings(limit=args.limit, seq=args.seq, progress=not args.no_progress, **calib)
+    with contextlib.redirect_stdout(sys.stderr):  # what libraries print must not mix into the table or the JSON
+        result = evaluate(task, settings, recipe=args.recipe, strict=args.debug)
+    if args.json:
+        print(json.dumps(result_json(result), indent=2, allow_nan=False))
+    else:
+        sys.stdout.write(format_result(result))
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------------------------ parser
 
 
@@ -438,6 +497,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("config", cmd_config, "print a hardware configuration and its derived constants")
     sp.add_argument("name", nargs="?", help="configuration name (hw/config/NAME.json) or path to a .json file")
     sp.add_argument("--json", action="store_true", help="print as JSON")
+
+    sp = add("inspect", cmd_inspect, "import a model and report its ops, overlay units, folding and parameters")
+    sp.add_argument("model", help="an .onnx file, or a model zoo name (gpt2, gpt2-small, minilm, vit, smollm2, ...)")
+    sp.add_argument("--frontend", choices=("torch", "onnx"), default="torch",
+                    help="for zoo names: import through torch.export (default) or an ONNX export")
+    sp.add_argument("--dim", action="append", metavar="NAME=SIZE", help="fix a symbolic size (repeatable)")
+    sp.add_argument("--no-optimize", action="store_true", help="skip the graph optimizer")
+    sp.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    sp = add("eval", cmd_eval, "measure accuracy on real data: fp32, tataa int8, onnxruntime int8, the paper recipe")
+    sp.add_argument("task", nargs="?", help="task name (see --list)")
+    sp.add_argument("--list", action="store_true", help="list the tasks")
+    sp.add_argument("--limit", type=int, metavar="N", help="score N items (snippets, windows, images), spread evenly")
+    sp.add_argument("--calib", type=int, metavar="N", help="calibration samples (default: the recipe's, 32)")
+    sp.add_argument("--recipe", choices=("tataa", "paper"), default="tataa",
+                    help="quantization recipe of the tataa column (default: tataa)")
+    sp.add_argument("--seq", type=int, metavar="N", help="window length (LM tasks) or max tokens (minilm-sentiment)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    sp.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
