@@ -1,6 +1,16 @@
 """Post-training int8 quantization, bf16 approximations and the bit-exact quantized reference."""
 
+from tataa.quant.calibrate import (
+    Calibrator,
+    EntropyCalibrator,
+    MinMaxCalibrator,
+    MSECalibrator,
+    PercentileCalibrator,
+    make_calibrator,
+)
+from tataa.quant.data import CalibrationReader
 from tataa.quant.params import ActQuant, AttentionQuant, LinearQuant, MatmulQuant, QuantizedModel
+from tataa.quant.quantize import quantize
 from tataa.quant.recipe import (
     OVERLAY,
     PAPER_RECIPE,
@@ -14,7 +24,32 @@ from tataa.quant.recipe import (
     QuantRecipe,
     check_recipe,
 )
+from tataa.quant.smoothquant import smoothquant
 
-__all__ = ["OVERLAY", "PAPER_RECIPE", "RECIPES", "TATAA_RECIPE", "ActQuant", "Approximations", "AttentionQuant",
-           "CalibMethod", "Granularity", "LinearQuant", "MatmulQuant", "OverlayCaps", "QuantError", "QuantRecipe",
-           "QuantizedModel", "check_recipe"]
+__all__ = [
+    "OVERLAY",
+    "PAPER_RECIPE",
+    "RECIPES",
+    "TATAA_RECIPE",
+    "ActQuant",
+    "Approximations",
+    "AttentionQuant",
+    "CalibMethod",
+    "CalibrationReader",
+    "Calibrator",
+    "EntropyCalibrator",
+    "Granularity",
+    "LinearQuant",
+    "MSECalibrator",
+    "MatmulQuant",
+    "MinMaxCalibrator",
+    "OverlayCaps",
+    "PercentileCalibrator",
+    "QuantError",
+    "QuantRecipe",
+    "QuantizedModel",
+    "check_recipe",
+    "make_calibrator",
+    "quantize",
+    "smoothquant",
+]
