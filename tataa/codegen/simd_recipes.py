@@ -21,6 +21,8 @@ Only the SIMD primitives of the ISA are used. Errors are measured in docs/kernel
 * Gaussian tails, erfc(y) and Phi(-y): exp(-c*y*y) * s * Q(s) with s = 1/(1 + p*y) (the form of
   Abramowitz-Stegun 7.1.26, coefficients fitted here for relative error with bf16 coefficients), y*y*c as an
   exact (hi, lo) pair. The erf form of GELU is relu(x) - |x|*Phi(-|x|), free of cancellation.
+* rotary: x*cos + x_rot*sin_rot with rotate_half's permutation done by addressing and its sign folded into the
+  sin table, so only a MUL and a MAC run on the lanes.
 """
 
 from __future__ import annotations
@@ -256,6 +258,12 @@ def _scale_add(o: SimdOps[V], s: V, k: float, c: float = 0.0) -> V:
     return o.mac(o.fma(s, lo, c), s, hi)
 
 
+def scale_add(o: SimdOps[V], s: V, k: float, c: float = 0.0) -> V:
+    """s*k + c for a float constant k (e.g. 1/cols: a mean from a row sum), with k as a (hi, lo) pair of bf16
+    constants so that the result is rounded once at the end."""
+    return _scale_add(o, s, k, c)
+
+
 def softmax(o: SimdOps[V], x: V, *, mask: V | None = None, tail: V | None = None) -> V:
     """Row softmax, max-subtracted; `mask` is added to x first (0 / -inf), `tail` is a WORD that is -inf in
     the lanes past the end of the row. A row that is entirely -inf gives zeros."""
@@ -301,3 +309,15 @@ def rmsnorm(o: SimdOps[V], x: V, *, cols: int, eps: float, gamma: V | None = Non
     """x / sqrt(mean(x*x) + eps) * gamma (the zero lanes past the row end add nothing to the sum)."""
     y = o.mul(x, rsqrt(o, _scale_add(o, o.redsumsq(x), 1.0 / cols, eps)))
     return y if gamma is None else o.mul(y, gamma)
+
+
+# ---- rotary embedding --------------------------------------------------------------------------------
+def rotary(o: SimdOps[V], x: V, x_rot: V, cos: V, sin_rot: V) -> V:
+    """x*cos + rotate_half(x)*sin as one MUL and one MAC (two roundings).
+
+    `x_rot` is x after rotate_half's data movement (each element's partner: the other half, or the other
+    element of an even/odd pair), which is address generation, not arithmetic; `sin_rot` is sin with
+    rotate_half's sign folded in (negated where rotate_half negates), an exact change of sign made once per
+    table. So the lanes only compute x*cos (rounded) + x_rot*sin_rot (fused, rounded once).
+    """
+    return o.mac(o.mul(x, cos), x_rot, sin_rot)

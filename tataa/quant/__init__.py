@@ -24,7 +24,9 @@ from tataa.quant.recipe import (
     QuantRecipe,
     check_recipe,
 )
+from tataa.quant.reference import run_quantized
 from tataa.quant.smoothquant import smoothquant
+from tataa.quant.trace import LayerError, format_trace, layer_trace
 
 __all__ = [
     "OVERLAY",
@@ -39,6 +41,7 @@ __all__ = [
     "Calibrator",
     "EntropyCalibrator",
     "Granularity",
+    "LayerError",
     "LinearQuant",
     "MSECalibrator",
     "MatmulQuant",
@@ -49,7 +52,10 @@ __all__ = [
     "QuantRecipe",
     "QuantizedModel",
     "check_recipe",
+    "format_trace",
+    "layer_trace",
     "make_calibrator",
     "quantize",
+    "run_quantized",
     "smoothquant",
 ]
