@@ -30,7 +30,7 @@ from tataa.eval.peers import fp32_peer, import_graph
 from tataa.eval.tasks import EvalSettings, TaskData, get_task
 from tataa.ir.graph import Graph, Node
 from tataa.ir.interp import run_graph
-from tataa.quant import CalibMethod, QuantRecipe, layer_trace, quantize, run_quantized
+from tataa.quant import TATAA_RECIPE, CalibMethod, QuantRecipe, layer_trace, quantize, run_quantized
 from tataa.quant.quantize import QUANT_OPS, calibrated_inputs
 
 
@@ -51,6 +51,12 @@ def _r(**kw: object) -> QuantRecipe:
 ALL_BF16 = ("*",)
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("default", _r()),
+    Variant("tataa", TATAA_RECIPE),
+    Variant("tataa-minmax", dataclasses.replace(TATAA_RECIPE, activation_method=CalibMethod.MINMAX)),
+    Variant("tataa-p99.99", dataclasses.replace(TATAA_RECIPE, activation_method=CalibMethod.PERCENTILE)),
+    Variant("tataa-p99.999", dataclasses.replace(TATAA_RECIPE, activation_method=CalibMethod.PERCENTILE,
+                                                 percentile=99.999)),
+    Variant("tataa-no-outl", dataclasses.replace(TATAA_RECIPE, outlier_ratio=None)),
     Variant("minmax", _r(activation_method=CalibMethod.MINMAX)),
     Variant("p99.9", _r(percentile=99.9)),
     Variant("p99.999", _r(percentile=99.999)),
@@ -71,6 +77,22 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("sq0.5-mse-keep-down", _r(smoothquant_alpha=0.5, activation_method=CalibMethod.MSE), ("*down_proj*",)),
     Variant("gpt2-keep-fc2", _r(), ("*c_proj*",)),
     Variant("calib-p", _r(), (), True),
+    Variant("outl16", _r(outlier_ratio=16.0)),
+    Variant("outl8", _r(outlier_ratio=8.0)),
+    Variant("outl16-mse", _r(outlier_ratio=16.0, activation_method=CalibMethod.MSE)),
+    Variant("outl8-mse", _r(outlier_ratio=8.0, activation_method=CalibMethod.MSE)),
+    Variant("outl8-mse-c16", _r(outlier_ratio=8.0, outlier_max_channels=16, activation_method=CalibMethod.MSE)),
+    Variant("outl16-minmax", _r(outlier_ratio=16.0, activation_method=CalibMethod.MINMAX)),
+    Variant("outl4-mse-c16", _r(outlier_ratio=4.0, outlier_max_channels=16, activation_method=CalibMethod.MSE)),
+    Variant("outl8-mse-sq0.5", _r(outlier_ratio=8.0, activation_method=CalibMethod.MSE, smoothquant_alpha=0.5)),
+    Variant("outl8-mse-keep-attn", _r(outlier_ratio=8.0, activation_method=CalibMethod.MSE),
+            ("attention*", "scaled_dot_product_attention*")),
+    Variant("outl8-mse-keep-head", _r(outlier_ratio=8.0, activation_method=CalibMethod.MSE),
+            ("*lm_head*", "*embed_tokens*", "*wte*")),
+    Variant("outl8-mse-keep-down", _r(outlier_ratio=8.0, activation_method=CalibMethod.MSE), ("*down_proj*",)),
+    Variant("outl16-mse-calib-p", _r(outlier_ratio=16.0, activation_method=CalibMethod.MSE), (), True),
+    Variant("outl16-mse-keep-attn", _r(outlier_ratio=16.0, activation_method=CalibMethod.MSE),
+            ("attention*", "scaled_dot_product_attention*")),
     Variant("keep-down-worst", _r(), tuple(f"*layers.{i}.mlp.down_proj*" for i in (1, 2, 9, 10, 11, 27, 28, 29))),
     Variant("keep-down-worst2", _r(), tuple(f"*layers.{i}.mlp.down_proj*" for i in (11, 28))),
     Variant("keep-attn-down-worst", _r(), ("scaled_dot_product_attention*", *(

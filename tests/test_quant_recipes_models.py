@@ -109,13 +109,18 @@ def test_default_recipe_keeps_a_healthy_model_accurate(graphs: dict[str, Graph])
 
 def test_outlier_breaks_its_linear_and_bf16_repairs_it(graphs: dict[str, Graph], search: ModuleType) -> None:
     g = graphs["outlier"]
-    plain = _logit_sqnr(graphs["plain"], TATAA_RECIPE)
-    broken = _logit_sqnr(g, TATAA_RECIPE)
-    assert broken < plain - 6.0  # the planted outlier costs the default recipe dearly
+    naive = dataclasses.replace(TATAA_RECIPE, outlier_ratio=None)  # every input channel in int8
+    plain = _logit_sqnr(graphs["plain"], naive)
+    broken = _logit_sqnr(g, naive)
+    assert broken < plain - 6.0  # the planted outlier costs a per-tensor int8 recipe dearly
     down = _down0(g, search)
-    qm = quantize(g, _feeds(4, 0), TATAA_RECIPE, progress=False)
+    qm = quantize(g, _feeds(4, 0), naive, progress=False)
     trace = {e.node: e for e in layer_trace(qm, _feeds(1, 1)[0])}
     x = g.node_map[down].inputs[0]
     assert trace[down].sqnr_db < trace[x].sqnr_db - 10.0  # the loss happens at that linear, not before it
-    kept = dataclasses.replace(TATAA_RECIPE, keep_bf16=(down,))
+    kept = dataclasses.replace(naive, keep_bf16=(down,))
     assert _logit_sqnr(g, kept) > broken + 6.0
+    # the default recipe computes the outlier channel in bf16 beside the int8 GEMM: repaired without bf16 layers
+    split = quantize(g, _feeds(4, 0), TATAA_RECIPE, progress=False)
+    assert split.kept_bf16 == () and split.linears[down].outliers is not None
+    assert _logit_sqnr(g, TATAA_RECIPE) > broken + 6.0

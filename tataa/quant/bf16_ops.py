@@ -386,10 +386,9 @@ def reduce(op: str, x: U16, axes: Sequence[int], keepdims: bool, n: int) -> U16:
 # ---------------------------------------------------------------------------------------------------- row kernels
 
 
-def softmax_rows(x: U16, n: int, mask: U16 | None = None) -> U16:
-    """``simd_recipes.softmax`` on [rows, cols] bits (with an optional additive 0 / -inf mask of the same shape):
-    REDMAX (floored at -bf16max), exp(z - max), REDSUM (floored at 1), times its reciprocal. Fully masked rows
-    give zeros."""
+def softmax_parts_rows(x: U16, n: int, mask: U16 | None = None) -> tuple[U16, U16]:
+    """The two halves of :func:`softmax_rows`: e = exp(z - max) on the padded words [rows, w * n] and the
+    per-row reciprocal of REDSUM(e) floored at 1 [rows]."""
     rows, cols = x.shape
     z = pad_rows(x, n)
     if mask is not None:
@@ -399,7 +398,24 @@ def softmax_rows(x: U16, n: int, mask: U16 | None = None) -> U16:
     m = nm.bf16_max(nm.reduce_max(z.reshape(rows, w, n)), NEG_MAX)
     e = lookup("tataa/softmax_exp", _softmax_exp, nm.bf16_sub(z, m[:, None]))
     s = nm.bf16_max(nm.reduce_sum(e.reshape(rows, w, n)), ONE)
-    return nm.bf16_mul(e, reciprocal(s)[:, None])[:, :cols]
+    return e, reciprocal(s)
+
+
+def softmax_rows(x: U16, n: int, mask: U16 | None = None) -> U16:
+    """``simd_recipes.softmax`` on [rows, cols] bits (with an optional additive 0 / -inf mask of the same shape):
+    REDMAX (floored at -bf16max), exp(z - max), REDSUM (floored at 1), times its reciprocal. Fully masked rows
+    give zeros."""
+    e, r = softmax_parts_rows(x, n, mask)
+    return nm.bf16_mul(e, r[:, None])[:, : x.shape[1]]
+
+
+def softmax_parts(x: U16, n: int, mask: U16 | None = None) -> tuple[U16, U16]:
+    """Softmax along the last axis split in two, for a normalisation deferred past P.V: the unnormalised
+    e = exp(z - max) (the largest of a row is 1; fully masked rows are 0) and each row's 1 / REDSUM(e), [..., 1]."""
+    cols = x.shape[-1]
+    m = None if mask is None else np.broadcast_to(mask, x.shape).reshape(-1, cols)
+    e, r = softmax_parts_rows(x.reshape(-1, cols), n, m)
+    return e[:, :cols].reshape(x.shape), r.reshape(*x.shape[:-1], 1)
 
 
 def along_last(fn: Callable[..., U16], x: U16, axis: int, *extra: U16 | None) -> U16:

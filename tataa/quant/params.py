@@ -42,6 +42,8 @@ class LinearQuant:
     bias_q: np.ndarray | None  # int32 [N]: round(bias / (x.scale * weight_scale))
     requant: np.ndarray  # int64 [N] packed (m, s) words: x.scale * weight_scale as m * 2**-s (pack_scale)
     smooth: np.ndarray | None = None  # SmoothQuant per-input-channel factors already folded into the graph
+    outliers: np.ndarray | None = None  # int64 [C] ascending input channels computed in bf16 (their weight_q rows 0)
+    outlier_weight: np.ndarray | None = None  # bf16 bits [C, N]: those channels' weight rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +62,8 @@ class AttentionQuant:
 
     node: str
     qk: MatmulQuant
-    pv: MatmulQuant
+    pv: MatmulQuant  # with deferred_norm, its ``a`` encodes e = exp(z - max) in [0, 1] instead of P
+    deferred_norm: bool = False  # P.V on the unnormalised e, each output row times 1/sum(e) afterwards
 
 
 @dataclass(frozen=True, eq=False)

@@ -141,9 +141,66 @@ def attention_probs(q: np.ndarray, k: np.ndarray, mask: np.ndarray | None, scale
         return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0).astype(np.float32)
 
 
+def channel_maxima(graph: Graph, values: Sequence[str], feeds: Sequence[Feed], *,
+                   progress: bool = True) -> dict[str, F64]:
+    """max |x| per last-axis channel of each named value (a node output or a graph input) over ``feeds``."""
+    wanted = set(values)
+    out: dict[str, F64] = {}
+
+    def see(name: str, value: np.ndarray) -> None:
+        arr = np.asarray(value)
+        if arr.ndim == 0 or arr.size == 0:
+            return
+        mags = np.abs(arr.reshape(-1, arr.shape[-1]).astype(np.float64))
+        m = np.where(np.isfinite(mags), mags, 0.0).max(axis=0)
+        out[name] = m if name not in out else np.maximum(out[name], m)
+
+    def on_feed(feed: Feed) -> None:
+        for v in wanted & feed.keys():
+            see(v, np.asarray(feed[v]))
+
+    def observe(node: Node, value: np.ndarray) -> None:
+        if node.name in wanted:
+            see(node.name, value)
+
+    run_feeds(graph, feeds, observe, progress=progress, desc="outlier scan", on_feed=on_feed)
+    return out
+
+
+def outlier_channels(cmax: F64, ratio: float, limit: int) -> npt.NDArray[np.int64]:
+    """Channels whose max exceeds ``ratio`` times the median channel's (the ``limit`` largest), ascending."""
+    med = float(np.median(cmax)) if cmax.size else 0.0
+    over = np.flatnonzero(cmax > ratio * med) if med > 0 else np.zeros(0, np.int64)
+    if over.size > limit:
+        over = over[np.argsort(-cmax[over], kind="stable")[:limit]]
+    return np.sort(over).astype(np.int64)
+
+
+def select_outliers(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed], recipe: QuantRecipe, *,
+                    progress: bool = True) -> dict[str, npt.NDArray[np.int64]]:
+    """Per linear-input value (read by linears only, not a constant), the input channels the recipe's
+    ``outlier_ratio`` sends to bf16; values without such channels are left out."""
+    if recipe.outlier_ratio is None:
+        return {}
+    readers: dict[str, set[str]] = {}
+    for n in nodes:
+        for v in calibrated_inputs(n):
+            readers.setdefault(v, set()).add(n.op)
+    consts = graph.constant_map
+    values = [v for v, ops in readers.items() if ops == {"linear"} and v not in consts]
+    if not values:
+        return {}
+    cmax = channel_maxima(graph, values, feeds[: recipe.outlier_scan_samples], progress=progress)
+    picked = {v: outlier_channels(cmax[v], recipe.outlier_ratio, recipe.outlier_max_channels) for v in cmax}
+    return {v: c for v, c in picked.items() if c.size}
+
+
 def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed], recipe: QuantRecipe, *,
-                      progress: bool = True, probabilities: bool = False) -> ActivationRanges:
-    """Clipping ranges of every quantized input of ``nodes`` (and of attention's P when ``probabilities``)."""
+                      progress: bool = True, probabilities: bool = False,
+                      exclude: Mapping[str, np.ndarray] | None = None) -> ActivationRanges:
+    """Clipping ranges of every quantized input of ``nodes`` (and of attention's P when ``probabilities``);
+    ``exclude`` names last-axis channels of a value that its range ignores (they are computed in bf16)."""
+    exclude = exclude or {}
     consts = graph.constant_map
     names = dict.fromkeys(v for n in nodes for v in calibrated_inputs(n))
     ranges = {v: float(magnitudes(consts[v]).max(initial=0.0)) for v in names if v in consts}
@@ -158,10 +215,14 @@ def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed]
     stored: dict[str, np.ndarray] = {}
     inputs = {v.name for v in graph.inputs}
 
+    def seen(name: str, value: np.ndarray) -> np.ndarray:
+        skip = exclude.get(name)
+        return value if skip is None else np.delete(np.asarray(value), skip, axis=-1)
+
     def on_feed(feed: Feed) -> None:
         for v in inputs:
             if v in calibs:
-                calibs[v].observe(feed[v])
+                calibs[v].observe(seen(v, feed[v]))
             if v in needs:
                 stored[v] = np.asarray(feed[v])
 
@@ -170,7 +231,7 @@ def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed]
 
     def observe(node: Node, value: np.ndarray) -> None:
         if node.name in calibs:
-            calibs[node.name].observe(value)
+            calibs[node.name].observe(seen(node.name, value))
         if node.name in needs:
             stored[node.name] = value
         att = prob_nodes.get(node.name)
@@ -211,16 +272,25 @@ def _constant(graph: Graph, node: Node, index: int, what: str) -> np.ndarray:
 
 
 def quantize_linear(graph: Graph, node: Node, x: ActQuant, recipe: QuantRecipe,
-                    smooth: F64 | None = None) -> LinearQuant:
-    """The LinearQuant of a ``linear`` node whose weight (and bias) are constants, given its input's encoding."""
+                    smooth: F64 | None = None, outliers: npt.NDArray[np.int64] | None = None) -> LinearQuant:
+    """The LinearQuant of a ``linear`` node whose weight (and bias) are constants, given its input's encoding;
+    the weight rows of ``outliers`` (input channels computed in bf16) are kept as bf16 and zeroed in int8."""
     weight = _constant(graph, node, 1, "weight")
     bias = _constant(graph, node, 2, "bias") if len(node.inputs) > 2 else None
+    outlier_weight = None
+    if outliers is not None and outliers.size:
+        outlier_weight = f64_to_bf16(np.asarray(weight)[outliers].astype(np.float64))
+        weight = np.array(weight, copy=True)
+        weight[outliers] = 0
+    else:
+        outliers = None
     weight_q, weight_scale = quantize_weight(weight, recipe, node.name)
     n_out = weight.shape[1]
     out_scale = np.broadcast_to(x.scale * weight_scale, (n_out,)).astype(np.float64)
     bias_q = None if bias is None else quantize_bias(np.broadcast_to(bias, (n_out,)), out_scale, node.name)
     return LinearQuant(node=node.name, x=x, weight_q=weight_q, weight_scale=weight_scale, bias_q=bias_q,
-                       requant=requant_words(out_scale, node.name), smooth=smooth)
+                       requant=requant_words(out_scale, node.name), smooth=smooth, outliers=outliers,
+                       outlier_weight=outlier_weight)
 
 
 def quantize_matmul(name: str, a: ActQuant, b: ActQuant) -> MatmulQuant:
@@ -240,7 +310,7 @@ def quantize(graph: Graph, calibration: Iterable[Mapping[str, np.ndarray]], reci
     """
     check_recipe(recipe)
     targets = [n for n in graph.nodes if n.op in QUANT_OPS and n.type.dtype.is_float]
-    kept = tuple(n.name for n in targets if recipe.keeps_bf16(n.name))
+    kept = tuple(n.name for n in targets if recipe.keeps_bf16(n.name, *n.inputs[1:2] if n.op == "linear" else ()))
     todo = [n.name for n in targets if n.name not in kept]
     for name in todo:
         n = graph.node_map[name]
@@ -254,27 +324,30 @@ def quantize(graph: Graph, calibration: Iterable[Mapping[str, np.ndarray]], reci
         result = smoothquant(graph, feeds, recipe.smoothquant_alpha, progress=progress)
         graph, smooth = result.graph, result.factors
     nodes = [graph.node_map[name] for name in todo]
+    outliers = select_outliers(graph, nodes, feeds, recipe, progress=progress)
     ranges = activation_ranges(graph, nodes, feeds, recipe, progress=progress,
-                               probabilities=calibrate_probabilities)
+                               probabilities=calibrate_probabilities, exclude=outliers)
     acts = {v: act_quant(a) for v, a in ranges.values.items()}
     linears: dict[str, LinearQuant] = {}
     matmuls: dict[str, MatmulQuant] = {}
     attentions: dict[str, AttentionQuant] = {}
     for n in nodes:
         if n.op == "linear":
-            linears[n.name] = quantize_linear(graph, n, acts[n.inputs[0]], recipe, smooth.get(n.name))
+            linears[n.name] = quantize_linear(graph, n, acts[n.inputs[0]], recipe, smooth.get(n.name),
+                                              outliers.get(n.inputs[0]))
         elif n.op == "matmul":
             matmuls[n.name] = quantize_matmul(n.name, acts[n.inputs[0]], acts[n.inputs[1]])
         else:
-            p = act_quant(ranges.probabilities.get(n.name, PROB_AMAX))
+            deferred = recipe.deferred_softmax_norm  # e's row maximum is exactly 1: no calibration
+            p = act_quant(PROB_AMAX if deferred else ranges.probabilities.get(n.name, PROB_AMAX))
             attentions[n.name] = AttentionQuant(
                 node=n.name,
                 qk=quantize_matmul(f"{n.name}.qk", acts[n.inputs[0]], acts[n.inputs[1]]),
-                pv=quantize_matmul(f"{n.name}.pv", p, acts[n.inputs[2]]))
+                pv=quantize_matmul(f"{n.name}.pv", p, acts[n.inputs[2]]), deferred_norm=deferred)
     return QuantizedModel(graph=graph, recipe=recipe, linears=linears, matmuls=matmuls, attentions=attentions,
                           kept_bf16=kept)
 
 
 __all__ = ["PROB_AMAX", "QUANT_OPS", "ActivationRanges", "act_quant", "activation_ranges", "attention_probs",
-           "calibrated_inputs", "quantize", "quantize_bias", "quantize_linear", "quantize_matmul",
-           "quantize_weight", "requant_words"]
+           "calibrated_inputs", "channel_maxima", "outlier_channels", "quantize", "quantize_bias", "quantize_linear",
+           "quantize_matmul", "quantize_weight", "requant_words", "select_outliers"]

@@ -50,14 +50,22 @@ class QuantRecipe:
     weight_method: CalibMethod = CalibMethod.MINMAX
     activation_granularity: Granularity = Granularity.PER_TENSOR
     smoothquant_alpha: float | None = None  # e.g. 0.5: migrate activation outliers into the weights
-    keep_bf16: tuple[str, ...] = ()  # node-name globs of linear/matmul nodes NOT quantized (run in bf16)
+    keep_bf16: tuple[str, ...] = ()  # globs of linear/matmul/attention nodes NOT quantized (run in bf16); a glob
+    # matches the node's name or, for a linear, its weight constant's name (which carries the module path)
+    outlier_ratio: float | None = None  # a linear input channel whose calibrated max|x| exceeds this times the
+    # median channel's is computed in bf16 beside the int8 GEMM (LLM.int8()-style decomposition; None: never)
+    outlier_max_channels: int = 8  # at most this many such channels per linear (the largest are taken)
+    outlier_scan_samples: int = 4  # calibration feeds the per-channel maxima are taken from
+    deferred_softmax_norm: bool = False  # attention: P.V multiplies the unnormalised exp(z - max) (row max 1, all
+    # 254 int8 levels used in every row) and scales each output row by 1/sum afterwards (fewer SIMD multiplies too)
     approximations: Approximations = Approximations.TATAA
     truncate_requant: bool = False  # the published design truncates instead of rounding to nearest even
     calibration_samples: int = 32
 
-    def keeps_bf16(self, node_name: str) -> bool:
-        """Whether a node is excluded from int8 by `keep_bf16`."""
-        return any(fnmatch.fnmatchcase(node_name, pat) for pat in self.keep_bf16)
+    def keeps_bf16(self, *names: str) -> bool:
+        """Whether a node is excluded from int8 by `keep_bf16`: any of ``names`` (the node's name, its weight's
+        name) matches one of the globs."""
+        return any(fnmatch.fnmatchcase(name, pat) for pat in self.keep_bf16 for name in names)
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,12 @@ def check_recipe(recipe: QuantRecipe, caps: OverlayCaps = OVERLAY) -> QuantRecip
         problems.append(f"smoothquant_alpha {recipe.smoothquant_alpha} (must lie in [0, 1])")
     if recipe.keep_bf16 and not caps.bf16_linear:
         problems.append("keep_bf16 (this overlay cannot run linear layers in bf16)")
+    if recipe.deferred_softmax_norm and recipe.approximations is not Approximations.TATAA:
+        problems.append("deferred_softmax_norm with the paper's approximations (its softmax is not split)")
+    if recipe.outlier_ratio is not None and not recipe.outlier_ratio > 1.0:
+        problems.append(f"outlier_ratio {recipe.outlier_ratio} (must exceed 1)")
+    if recipe.outlier_max_channels < 1 or recipe.outlier_scan_samples < 1:
+        problems.append("outlier_max_channels and outlier_scan_samples (at least 1)")
     if recipe.histogram_bins < 128:
         problems.append(f"histogram_bins {recipe.histogram_bins} (at least 128)")
     if recipe.calibration_samples < 1:
@@ -102,8 +116,15 @@ def check_recipe(recipe: QuantRecipe, caps: OverlayCaps = OVERLAY) -> QuantRecip
     return recipe
 
 
-TATAA_RECIPE = QuantRecipe()
-"""The project's default: per-channel weights, percentile activations, tataa approximations, RNE requant."""
+TATAA_RECIPE = QuantRecipe(
+    activation_method=CalibMethod.PERCENTILE,
+    percentile=99.999,
+    outlier_ratio=4.0,
+    outlier_max_channels=16,
+    deferred_softmax_norm=True,
+)
+"""The project's default: per-channel weights, percentile-99.999 activations with outlier input channels in bf16,
+attention with deferred softmax normalisation, tataa approximations, RNE requant (see docs/quantization.md)."""
 
 PAPER_RECIPE = QuantRecipe(
     name="paper",

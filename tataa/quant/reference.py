@@ -9,11 +9,15 @@ Systolic nodes (docs/semantics.md, ``tataa.quant.params``):
 
 * a quantized ``linear``: F2I8 of the bf16 input with ``x.inv_scale_bf16`` (``numerics.bf16_to_int8``),
   int8 x int8 -> int32 exactly plus ``bias_q`` (wrapping modulo 2**32 like the ACC adder), then REQUANT to bf16
-  per output channel (``requant_bf16``; truncated toward zero instead when ``recipe.truncate_requant``);
+  per output channel (``requant_bf16``; truncated toward zero instead when ``recipe.truncate_requant``); then,
+  for each outlier input channel c of ``lq.outliers`` in ascending order (their int8 weight rows are zero), one
+  MAC on the SIMD lanes: y = bf16_fma(x[:, c], outlier_weight[c], y), a single rounding each;
 * a quantized ``matmul``: the same with two activation encodings and one per-tensor requant word;
 * a quantized ``attention``: Q.K^T in int8 -> requant to bf16 with the attention ``scale`` folded into the
   requant multiplier (:func:`qk_requant_word`) -> mask (additive 0 / -inf; bool and causal masks become that) ->
-  softmax (bf16) -> P to int8 -> P.V in int8 -> requant to bf16;
+  softmax (bf16) -> P to int8 -> P.V in int8 -> requant to bf16; with ``aq.deferred_norm`` the softmax stops
+  before its final multiply: e = exp(z - max) goes to int8 (scale 1/127), e.V is requantized to bf16 and each
+  row is multiplied by the softmax's 1/REDSUM(e) (``bf16_ops.softmax_parts``);
 * a node in ``qm.kept_bf16`` runs on the SIMD lanes instead: bf16 products (MUL) summed by REDSUM (fp32, lane
   order) -- ``bf16_ops.matmul_bf16``; an attention kept in bf16 multiplies its scores by bf16(scale).
 
@@ -116,6 +120,10 @@ def linear_int8(x: U16, lq: LinearQuant, truncate: bool = False) -> U16:
     if lq.bias_q is not None:
         acc += np.asarray(lq.bias_q, dtype=np.int64)
     y = requantize(to_int32(acc, k, lq.bias_q), np.asarray(lq.requant), truncate)
+    if lq.outliers is not None and lq.outlier_weight is not None:
+        xs = x.reshape(-1, k)
+        for row, c in zip(lq.outlier_weight, lq.outliers, strict=True):  # one MAC per outlier channel, ascending
+            y = nm.bf16_fma(xs[:, int(c), None], row[None, :], y)
     return y.reshape(*x.shape[:-1], n_out)
 
 
@@ -176,6 +184,10 @@ def attention_int8(q: U16, k: U16, v: U16, mask: U16 | None, aq: AttentionQuant,
     """A quantized attention: int8 Q.K^T, REQUANT with the scale folded in, + mask, softmax, int8 P.V, REQUANT."""
     s_acc = to_int32(int8_matmul(f2i8(q, aq.qk.a), np.swapaxes(f2i8(k, aq.qk.b), -1, -2)), q.shape[-1])
     scores = requantize(s_acc, qk_requant_word(aq, scale), truncate)
+    if aq.deferred_norm:
+        e, r = bo.softmax_parts(scores, n, mask)
+        o_acc = to_int32(int8_matmul(f2i8(e, aq.pv.a), f2i8(v, aq.pv.b)), e.shape[-1])
+        return nm.bf16_mul(requantize(o_acc, aq.pv.requant, truncate), r)
     p = fns.softmax(scores, -1, n, mask)
     o_acc = to_int32(int8_matmul(f2i8(p, aq.pv.a), f2i8(v, aq.pv.b)), p.shape[-1])
     return requantize(o_acc, aq.pv.requant, truncate)
