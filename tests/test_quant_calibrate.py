@@ -150,7 +150,7 @@ def test_entropy_default_stride_is_nearly_as_good_as_exhaustive(seed):
     tail = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])
 
     def kl(amax: float) -> float:
-        i = int(round(amax / width))
+        i = round(amax / width)
         return float(_kl_of_cut(h[:, :i], np.array([tail[i]]), ENTROPY_LEVELS)[0])
 
     best = kl(fine.amax())
