@@ -160,6 +160,51 @@ def test_deferred_attention_by_hand() -> None:
     assert (out[0, :, 3] == 0).all()  # the fully masked row gives zeros
 
 
+def test_per_channel_v_by_hand_and_calibrated() -> None:
+    # V with one loud channel per head: per-channel scales are calibrated per (head, channel) and used by F2I8
+    b = GraphBuilder("vch")
+    q, k, v = (b.input(n, f32((2, 3, 10, 8))) for n in "qkv")
+    b.output(b.add("attention", [q, k, v], "att", scale=0.3, causal=True))
+    g = b.build()
+
+    def feed(seed: int) -> dict[str, np.ndarray]:
+        r = np.random.default_rng(seed)
+        f = {n: r.normal(0, 1, (2, 3, 10, 8)).astype(np.float32) for n in "qkv"}
+        f["v"][:, :, :, 2] *= 30.0
+        return f
+
+    recipe = dataclasses.replace(TATAA_RECIPE, attention_v_per_channel=True)
+    calib = [feed(s) for s in range(3)]
+    qm = quantize(g, calib, recipe, progress=False)
+    aq = qm.attentions["att"]
+    vc = aq.v_channels
+    assert vc is not None and vc.inv_scale_bf16.shape == (3, 8)
+    want = np.abs(np.concatenate([c["v"] for c in calib])).max(axis=(0, 2))
+    np.testing.assert_allclose(vc.amax, want)
+    assert (vc.scales()[:, 2] > 10 * vc.scales()[:, 0]).all()
+    x = feed(50)
+    out = run_quantized(qm, x, array_size=8)["att"]
+    qb, kb, vb = (nm.f32_to_bf16(x[n]) for n in "qkv")
+    causal = np.where(np.arange(10)[None, :] <= np.arange(10)[:, None], 0, 0xFF80).astype(np.uint16)
+    w_qk = word(aq.qk.a.scale * aq.qk.b.scale * 0.3)
+    expect = np.zeros((2, 3, 10, 8), np.uint16)
+    for i in range(2):
+        for j in range(3):
+            s = nm.requant_bf16(nm.gemm_int32(nm.bf16_to_int8(qb[i, j], aq.qk.a.inv_scale_bf16),
+                                              nm.bf16_to_int8(kb[i, j].T, aq.qk.b.inv_scale_bf16)), w_qk)
+            e, r = bo.softmax_parts_rows(s, 8, causal)
+            v8 = nm.bf16_to_int8(vb[i, j], vc.inv_scale_bf16[j][None, :])
+            acc = nm.gemm_int32(nm.bf16_to_int8(e[:, :10], aq.pv.a.inv_scale_bf16), v8)
+            expect[i, j] = nm.bf16_mul(nm.requant_bf16(acc, vc.requant[j][None, :]), r[:, None])
+    np.testing.assert_array_equal(out, nm.bf16_to_f32(expect))
+    ref = run_graph(g, x)["att"]
+    per_tensor = quantize(g, calib, TATAA_RECIPE, progress=False)
+    quiet = [c for c in range(8) if c != 2]  # the quiet channels gain most from their own scale
+    err_ch = np.abs(out - ref)[..., quiet].mean()
+    err_pt = np.abs(run_quantized(per_tensor, x, array_size=8)["att"] - ref)[..., quiet].mean()
+    assert err_ch < 0.5 * err_pt
+
+
 def test_softmax_parts_compose_to_the_softmax() -> None:
     x = nm.f32_to_bf16(np.random.default_rng(2).normal(0, 3, (5, 37)).astype(np.float32))
     e, r = bo.softmax_parts(x, 8)

@@ -57,6 +57,26 @@ class MatmulQuant:
 
 
 @dataclass(frozen=True, eq=False)
+class ChannelQuant:
+    """Per-channel int8 encoding of an attention's V [..., keys, d]: one bf16 inverse scale per channel of V's
+    non-leading batch axes and last axis (shape [*heads, d]), and P.V's REQUANT word per output column."""
+
+    inv_scale_bf16: np.ndarray  # uint16 [*heads, d]: F2I8 multiplies V by these (a vector operand, stride 0 on keys)
+    amax: np.ndarray  # float64 [*heads, d]: the calibrated per-channel max |V|
+    requant: np.ndarray  # int64 [*heads, d]: packed (m, s) of pv.a.scale * channel scale
+
+    def scales(self) -> np.ndarray:
+        """The real per-channel step sizes 1 / inv_scale."""
+        from tataa.numerics import bf16_to_f64
+
+        return 1.0 / bf16_to_f64(self.inv_scale_bf16)
+
+    def along_keys(self, a: np.ndarray) -> np.ndarray:
+        """A [*heads, d] array laid out to broadcast against V [b, *heads, keys, d] (a unit keys axis)."""
+        return a.reshape(*a.shape[:-1], 1, a.shape[-1])
+
+
+@dataclass(frozen=True, eq=False)
 class AttentionQuant:
     """int8 parameters of an `attention` node: Q·Kᵀ and P·V, each with two per-tensor activation encodings."""
 
@@ -64,6 +84,7 @@ class AttentionQuant:
     qk: MatmulQuant
     pv: MatmulQuant  # with deferred_norm, its ``a`` encodes e = exp(z - max) in [0, 1] instead of P
     deferred_norm: bool = False  # P.V on the unnormalised e, each output row times 1/sum(e) afterwards
+    v_channels: ChannelQuant | None = None  # per-channel V (then pv.b is only V's per-tensor range, for reports)
 
 
 @dataclass(frozen=True, eq=False)

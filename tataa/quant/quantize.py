@@ -10,6 +10,7 @@ feeds with one calibrator per quantized value (``make_calibrator(recipe)``); a v
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from tataa.numerics import (
 )
 from tataa.quant.calibrate import Calibrator, magnitudes, make_calibrator, weight_amax
 from tataa.quant.data import Feed, collect_feeds, run_feeds
-from tataa.quant.params import ActQuant, AttentionQuant, LinearQuant, MatmulQuant, QuantizedModel
+from tataa.quant.params import ActQuant, AttentionQuant, ChannelQuant, LinearQuant, MatmulQuant, QuantizedModel
 from tataa.quant.recipe import TATAA_RECIPE, Granularity, QuantError, QuantRecipe, check_recipe
 from tataa.quant.smoothquant import smoothquant
 
@@ -117,6 +118,7 @@ class ActivationRanges:
 
     values: dict[str, float]
     probabilities: dict[str, float]
+    channels: dict[str, F64] = dataclasses.field(default_factory=dict)  # per-channel max of V inputs (attention)
 
 
 def calibrated_inputs(node: Node) -> tuple[str, ...]:
@@ -139,6 +141,27 @@ def attention_probs(q: np.ndarray, k: np.ndarray, mask: np.ndarray | None, scale
         e = np.exp(s - np.where(np.isneginf(top), 0.0, top))
         total = np.sum(e, axis=-1, keepdims=True)
         return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0).astype(np.float32)
+
+
+def v_channel_max(value: npt.ArrayLike) -> F64:
+    """max |v| per channel of an attention's V [b, *heads, keys, d]: over the batch and key axes, [*heads, d]
+    (non-finite entries ignored)."""
+    arr = np.abs(np.asarray(value).astype(np.float64))
+    arr = np.where(np.isfinite(arr), arr, 0.0)
+    if arr.ndim < 2:
+        raise QuantError(f"attention V must have at least 2 dimensions, got shape {list(arr.shape)}")
+    axes = (0, arr.ndim - 2) if arr.ndim >= 3 else (0,)
+    return arr.max(axis=axes) if arr.size else np.zeros(np.delete(np.array(arr.shape), axes))
+
+
+def v_channel_quant(amax: F64, p: ActQuant, node: str) -> ChannelQuant:
+    """The per-channel V encoding of calibrated channel maxima (a dead channel takes the largest range)."""
+    top = float(amax.max()) if amax.size and amax.max() > 0 else 1.0
+    acts = [act_quant(a if a > 0 else top) for a in amax.ravel()]
+    inv = np.array([a.inv_scale_bf16 for a in acts], np.uint16).reshape(amax.shape)
+    scales = np.array([a.scale for a in acts]).reshape(amax.shape)
+    return ChannelQuant(inv_scale_bf16=inv, amax=np.asarray(amax, np.float64),
+                        requant=requant_words(p.scale * scales, f"{node}.pv"))
 
 
 def channel_maxima(graph: Graph, values: Sequence[str], feeds: Sequence[Feed], *,
@@ -197,10 +220,17 @@ def select_outliers(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed], 
 
 def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed], recipe: QuantRecipe, *,
                       progress: bool = True, probabilities: bool = False,
-                      exclude: Mapping[str, np.ndarray] | None = None) -> ActivationRanges:
+                      exclude: Mapping[str, np.ndarray] | None = None,
+                      per_channel: Sequence[str] = ()) -> ActivationRanges:
     """Clipping ranges of every quantized input of ``nodes`` (and of attention's P when ``probabilities``);
-    ``exclude`` names last-axis channels of a value that its range ignores (they are computed in bf16)."""
+    ``exclude`` names last-axis channels of a value that its range ignores (they are computed in bf16);
+    values in ``per_channel`` also get their max per channel (:func:`v_channel_max`)."""
     exclude = exclude or {}
+    chan: dict[str, F64] = {}
+
+    def track(name: str, value: np.ndarray) -> None:
+        m = v_channel_max(value)
+        chan[name] = m if name not in chan else np.maximum(chan[name], m)
     consts = graph.constant_map
     names = dict.fromkeys(v for n in nodes for v in calibrated_inputs(n))
     ranges = {v: float(magnitudes(consts[v]).max(initial=0.0)) for v in names if v in consts}
@@ -221,6 +251,8 @@ def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed]
 
     def on_feed(feed: Feed) -> None:
         for v in inputs:
+            if v in per_channel:
+                track(v, np.asarray(feed[v]))
             if v in calibs:
                 calibs[v].observe(seen(v, feed[v]))
             if v in needs:
@@ -230,6 +262,8 @@ def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed]
         return stored[v] if v in stored else consts[v]
 
     def observe(node: Node, value: np.ndarray) -> None:
+        if node.name in per_channel:
+            track(node.name, value)
         if node.name in calibs:
             calibs[node.name].observe(seen(node.name, value))
         if node.name in needs:
@@ -256,7 +290,7 @@ def activation_ranges(graph: Graph, nodes: Sequence[Node], feeds: Sequence[Feed]
             probs[name] = min(cal.amax(), PROB_AMAX)
         except QuantError as e:
             raise QuantError(f"attention {name} probabilities: {e}") from None
-    return ActivationRanges(ranges, probs)
+    return ActivationRanges(ranges, probs, chan)
 
 
 # ---------------------------------------------------------------------------------------------------- records
@@ -325,8 +359,9 @@ def quantize(graph: Graph, calibration: Iterable[Mapping[str, np.ndarray]], reci
         graph, smooth = result.graph, result.factors
     nodes = [graph.node_map[name] for name in todo]
     outliers = select_outliers(graph, nodes, feeds, recipe, progress=progress)
+    v_inputs = [n.inputs[2] for n in nodes if n.op == "attention"] if recipe.attention_v_per_channel else []
     ranges = activation_ranges(graph, nodes, feeds, recipe, progress=progress,
-                               probabilities=calibrate_probabilities, exclude=outliers)
+                               probabilities=calibrate_probabilities, exclude=outliers, per_channel=v_inputs)
     acts = {v: act_quant(a) for v, a in ranges.values.items()}
     linears: dict[str, LinearQuant] = {}
     matmuls: dict[str, MatmulQuant] = {}
@@ -340,14 +375,17 @@ def quantize(graph: Graph, calibration: Iterable[Mapping[str, np.ndarray]], reci
         else:
             deferred = recipe.deferred_softmax_norm  # e's row maximum is exactly 1: no calibration
             p = act_quant(PROB_AMAX if deferred else ranges.probabilities.get(n.name, PROB_AMAX))
+            v_amax = ranges.channels.get(n.inputs[2])
             attentions[n.name] = AttentionQuant(
                 node=n.name,
                 qk=quantize_matmul(f"{n.name}.qk", acts[n.inputs[0]], acts[n.inputs[1]]),
-                pv=quantize_matmul(f"{n.name}.pv", p, acts[n.inputs[2]]), deferred_norm=deferred)
+                pv=quantize_matmul(f"{n.name}.pv", p, acts[n.inputs[2]]), deferred_norm=deferred,
+                v_channels=None if v_amax is None else v_channel_quant(v_amax, p, n.name))
     return QuantizedModel(graph=graph, recipe=recipe, linears=linears, matmuls=matmuls, attentions=attentions,
                           kept_bf16=kept)
 
 
 __all__ = ["PROB_AMAX", "QUANT_OPS", "ActivationRanges", "act_quant", "activation_ranges", "attention_probs",
            "calibrated_inputs", "channel_maxima", "outlier_channels", "quantize", "quantize_bias", "quantize_linear",
-           "quantize_matmul", "quantize_weight", "requant_words", "select_outliers"]
+           "quantize_matmul", "quantize_weight", "requant_words", "select_outliers", "v_channel_max",
+           "v_channel_quant"]

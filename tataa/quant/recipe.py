@@ -56,6 +56,8 @@ class QuantRecipe:
     # median channel's is computed in bf16 beside the int8 GEMM (LLM.int8()-style decomposition; None: never)
     outlier_max_channels: int = 8  # at most this many such channels per linear (the largest are taken)
     outlier_scan_samples: int = 4  # calibration feeds the per-channel maxima are taken from
+    attention_v_per_channel: bool = False  # attention: V gets one int8 scale per (head, channel), from its
+    # calibrated per-channel max (F2I8 with a vector of inverse scales; P.V's REQUANT is per output column anyway)
     deferred_softmax_norm: bool = False  # attention: P.V multiplies the unnormalised exp(z - max) (row max 1, all
     # 254 int8 levels used in every row) and scales each output row by 1/sum afterwards (fewer SIMD multiplies too)
     approximations: Approximations = Approximations.TATAA
@@ -124,7 +126,8 @@ TATAA_RECIPE = QuantRecipe(
     deferred_softmax_norm=True,
 )
 """The project's default: per-channel weights, percentile-99.999 activations with outlier input channels in bf16,
-attention with deferred softmax normalisation, tataa approximations, RNE requant (see docs/quantization.md)."""
+attention with deferred softmax normalisation, tataa approximations, RNE requant
+(see docs/quantization.md)."""
 
 PAPER_RECIPE = QuantRecipe(
     name="paper",

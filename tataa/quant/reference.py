@@ -17,7 +17,8 @@ Systolic nodes (docs/semantics.md, ``tataa.quant.params``):
   requant multiplier (:func:`qk_requant_word`) -> mask (additive 0 / -inf; bool and causal masks become that) ->
   softmax (bf16) -> P to int8 -> P.V in int8 -> requant to bf16; with ``aq.deferred_norm`` the softmax stops
   before its final multiply: e = exp(z - max) goes to int8 (scale 1/127), e.V is requantized to bf16 and each
-  row is multiplied by the softmax's 1/REDSUM(e) (``bf16_ops.softmax_parts``);
+  row is multiplied by the softmax's 1/REDSUM(e) (``bf16_ops.softmax_parts``); with ``aq.v_channels`` V goes
+  through F2I8 with one inverse scale per (head, channel) (a vector operand) and P.V's REQUANT is per column;
 * a node in ``qm.kept_bf16`` runs on the SIMD lanes instead: bf16 products (MUL) summed by REDSUM (fp32, lane
   order) -- ``bf16_ops.matmul_bf16``; an attention kept in bf16 multiplies its scores by bf16(scale).
 
@@ -184,13 +185,18 @@ def attention_int8(q: U16, k: U16, v: U16, mask: U16 | None, aq: AttentionQuant,
     """A quantized attention: int8 Q.K^T, REQUANT with the scale folded in, + mask, softmax, int8 P.V, REQUANT."""
     s_acc = to_int32(int8_matmul(f2i8(q, aq.qk.a), np.swapaxes(f2i8(k, aq.qk.b), -1, -2)), q.shape[-1])
     scores = requantize(s_acc, qk_requant_word(aq, scale), truncate)
+    vc = aq.v_channels
+    if vc is None:
+        v8, pv_word = f2i8(v, aq.pv.b), np.asarray(aq.pv.requant)
+    else:  # F2I8 with a vector of per-channel inverse scales; REQUANT per output column
+        v8, pv_word = nm.bf16_to_int8(v, vc.along_keys(vc.inv_scale_bf16)), vc.along_keys(vc.requant)
     if aq.deferred_norm:
         e, r = bo.softmax_parts(scores, n, mask)
-        o_acc = to_int32(int8_matmul(f2i8(e, aq.pv.a), f2i8(v, aq.pv.b)), e.shape[-1])
-        return nm.bf16_mul(requantize(o_acc, aq.pv.requant, truncate), r)
+        o_acc = to_int32(int8_matmul(f2i8(e, aq.pv.a), v8), e.shape[-1])
+        return nm.bf16_mul(requantize(o_acc, pv_word, truncate), r)
     p = fns.softmax(scores, -1, n, mask)
-    o_acc = to_int32(int8_matmul(f2i8(p, aq.pv.a), f2i8(v, aq.pv.b)), p.shape[-1])
-    return requantize(o_acc, aq.pv.requant, truncate)
+    o_acc = to_int32(int8_matmul(f2i8(p, aq.pv.a), v8), p.shape[-1])
+    return requantize(o_acc, pv_word, truncate)
 
 
 def attention_bf16(q: U16, k: U16, v: U16, mask: U16 | None, scale: float, n: int, fns: SimdFunctions) -> U16:
