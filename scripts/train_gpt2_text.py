@@ -13,11 +13,9 @@ import argparse
 import json
 import math
 import platform
-import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -56,16 +54,11 @@ def main() -> None:
     args = ap.parse_args()
 
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-    from transformers.utils import logging as hf_logging
 
     from tataa.eval.datasets import austen_split
-    from tataa.eval.trained import EOS_TOKEN, perplexity, token_stream, token_windows
+    from tataa.eval.trained import EOS_TOKEN, perplexity, start_training, token_stream, token_windows
 
-    hf_logging.set_verbosity_error()
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    start_training(args.seed, args.threads)
     t0 = time.time()
 
     train_texts, held_texts = austen_split()

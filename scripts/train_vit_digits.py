@@ -15,11 +15,9 @@ import argparse
 import json
 import math
 import platform
-import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -53,16 +51,11 @@ def main() -> None:
 
     from sklearn.model_selection import train_test_split
     from transformers import ViTConfig, ViTForImageClassification
-    from transformers.utils import logging as hf_logging
 
     from tataa.eval.datasets import digits_split
-    from tataa.eval.trained import accuracy
+    from tataa.eval.trained import accuracy, start_training
 
-    hf_logging.set_verbosity_error()
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    start_training(args.seed, args.threads)
     t0 = time.time()
 
     x_tr, y_tr, x_te, y_te = digits_split(seed=0)

@@ -51,6 +51,20 @@ def load_vit_digits(attention: str = "sdpa") -> Any:
     return _load(ViTForImageClassification, VIT_DIGITS_DIR, attention)
 
 
+def start_training(seed: int, threads: int) -> None:
+    """Make a training run reproducible: seed Python, numpy and torch, fix torch's thread count, quiet
+    transformers' logging."""
+    import random
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def recorded_metrics(folder: Path) -> dict[str, Any]:
     """The ``metrics.json`` a training script wrote into ``folder``."""
     path = Path(folder) / "metrics.json"
