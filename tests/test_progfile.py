@@ -356,7 +356,7 @@ def test_values_the_layout_cannot_hold_are_refused_on_save() -> None:
         progfile.to_bytes(Program("x" * 33, p.config_hash, (), (), ()))
     with pytest.raises(ProgramFileError, match="config hash"):
         progfile.to_bytes(Program("tiny", "é", (), (), ()))
-    with pytest.raises(ProgramFileError, match="config name .* not encodable as UTF-8"):
+    with pytest.raises(ProgramFileError, match=r"config name .* not encodable as UTF-8"):
         progfile.to_bytes(Program("\ud800", p.config_hash, (), (), ()))  # a lone surrogate
     with pytest.raises(ProgramFileError, match="offset"):
         progfile.to_bytes(Program("tiny", "", (), (), (TensorDesc("t", Role.CONST, 0, -1, (1,), DType.INT8),)))
